@@ -1,0 +1,186 @@
+"""Starting the embedded servers and waiting until each really answers.
+
+Shared by `make run` (deploy/stack.py) and the test fixtures, so both start the same way.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import socket
+import subprocess
+import sys
+import time
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from pymongo import MongoClient
+from pymongo.errors import PyMongoError
+
+from libs.settings import Settings
+
+DEPLOY_DIR = Path(__file__).resolve().parent
+PROCESSES = DEPLOY_DIR / "processes.toml"
+
+
+class StackError(RuntimeError):
+    """A server that cannot start; the message is the one-line reason."""
+
+
+@dataclass(frozen=True)
+class ProcessSpec:
+    name: str
+    argv: list[str]
+    env: dict[str, str] = field(default_factory=dict)
+    ready: str = ""
+    url: str = ""
+
+
+def load_processes(values: Mapping[str, str]) -> tuple[list[ProcessSpec], list[ProcessSpec]]:
+    """The servers and services of processes.toml with the placeholders filled in."""
+    table = tomllib.loads(PROCESSES.read_text())
+    servers = [_server(entry, values) for entry in table["server"]]
+    services = [
+        ProcessSpec(entry["name"], [sys.executable, "-m", entry["module"]])
+        for entry in table["service"]
+    ]
+    return servers, services
+
+
+def _server(entry: Mapping[str, object], values: Mapping[str, str]) -> ProcessSpec:
+    fill = lambda text: str(text).format_map(values)  # noqa: E731
+    argv = [fill(arg) for arg in entry["argv"]]  # type: ignore[attr-defined]
+    env = {k: fill(v) for k, v in dict(entry.get("env", {})).items()}  # type: ignore[call-overload]
+    return ProcessSpec(str(entry["name"]), argv, env, str(entry["ready"]), fill(entry["url"]))
+
+
+def host_and_port(url: str) -> tuple[str, int]:
+    parts = urlsplit(url)
+    if not parts.hostname or not parts.port:
+        raise StackError(f"{url!r} must name a host and a port")
+    return parts.hostname, parts.port
+
+
+def check_port_free(name: str, url: str) -> None:
+    host, port = host_and_port(url)
+    with socket.socket() as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise StackError(f"{name}: {host}:{port} is already in use ({exc.strerror})") from exc
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _nats_answers(url: str) -> bool:
+    with socket.create_connection(host_and_port(url), timeout=1) as conn:
+        return conn.recv(4).startswith(b"INFO")
+
+
+def _http_answers(url: str) -> bool:
+    conn = http.client.HTTPConnection(*host_and_port(url), timeout=1)
+    try:
+        conn.request("GET", "/")
+        return conn.getresponse().status > 0
+    finally:
+        conn.close()
+
+
+def _mongodb_answers(url: str) -> bool:
+    client: MongoClient[dict[str, object]] = MongoClient(url, serverSelectionTimeoutMS=1000)
+    try:
+        return bool(client.admin.command("ping").get("ok"))
+    finally:
+        client.close()
+
+
+READY_CHECKS: dict[str, Callable[[str], bool]] = {
+    "nats": _nats_answers,
+    "http": _http_answers,
+    "mongodb": _mongodb_answers,
+}
+
+
+def start_server(spec: ProcessSpec, log_dir: Path, timeout: float = 60.0) -> subprocess.Popen[bytes]:
+    """Start a server in its own session and return once it answers; StackError otherwise."""
+    check_port_free(spec.name, spec.url)
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log_path = log_dir / f"{spec.name}.log"
+    with log_path.open("ab") as log_file:
+        process = subprocess.Popen(
+            spec.argv,
+            env={**os.environ, **spec.env},
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        wait_until_ready(spec, process, log_path, timeout)
+    except BaseException:
+        stop_process(process)
+        raise
+    return process
+
+
+def wait_until_ready(
+    spec: ProcessSpec, process: subprocess.Popen[bytes], log_path: Path, timeout: float
+) -> None:
+    deadline = time.monotonic() + timeout
+    check = READY_CHECKS[spec.ready]
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise StackError(f"{spec.name} exited with {process.returncode}: {_last_line(log_path)}")
+        try:
+            if check(spec.url):
+                return
+        except (OSError, PyMongoError, http.client.HTTPException):
+            pass
+        time.sleep(0.2)
+    raise StackError(f"{spec.name} did not answer at {spec.url} within {timeout:.0f}s")
+
+
+def _last_line(log_path: Path) -> str:
+    lines = log_path.read_text(errors="replace").strip().splitlines()
+    return lines[-1] if lines else "(no output)"
+
+
+def stop_process(process: subprocess.Popen[bytes], grace: float = 10.0) -> None:
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def placeholder_values(settings: Settings) -> dict[str, str]:
+    nats_host, nats_port = host_and_port(settings.nats_url)
+    s3_host, s3_port = host_and_port(settings.r2_endpoint_url)
+    mongo_host, mongo_port = host_and_port(settings.mongodb_uri)
+    return {
+        "bin": str(Path(sys.executable).parent),
+        "deploy": str(DEPLOY_DIR),
+        "data": str(settings.data_dir.resolve()),
+        "nats_url": settings.nats_url,
+        "nats_host": nats_host,
+        "nats_port": str(nats_port),
+        "r2_endpoint_url": settings.r2_endpoint_url,
+        "s3_host": s3_host,
+        "s3_port": str(s3_port),
+        "r2_region": settings.r2_region,
+        "r2_access_key_id": settings.r2_access_key_id,
+        "r2_secret_access_key": settings.r2_secret_access_key.get_secret_value(),
+        "mongodb_uri": settings.mongodb_uri,
+        "mongo_host": mongo_host,
+        "mongo_port": str(mongo_port),
+    }

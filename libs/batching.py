@@ -1,0 +1,50 @@
+"""Gather items submitted concurrently into one write, each submitter awaiting its own fate."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+
+class MicroBatcher(Generic[T]):
+    def __init__(
+        self, flush: Callable[[list[T]], Awaitable[None]], max_size: int, max_wait: float = 0.01
+    ) -> None:
+        self._flush = flush
+        self._max_size = max_size
+        self._max_wait = max_wait
+        self._pending: list[tuple[T, asyncio.Future[None]]] = []
+        self._timer: asyncio.TimerHandle | None = None
+
+    async def submit(self, item: T) -> None:
+        """Return once the batch holding `item` is written; raise what the write raised."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending.append((item, done))
+        if len(self._pending) >= self._max_size:
+            self._start_flush()
+        elif self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(self._max_wait, self._start_flush)
+        await done
+
+    def _start_flush(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        batch, self._pending = self._pending, []
+        if batch:
+            asyncio.ensure_future(self._write(batch))
+
+    async def _write(self, batch: list[tuple[T, asyncio.Future[None]]]) -> None:
+        try:
+            await self._flush([item for item, _ in batch])
+        except Exception as exc:
+            for _, done in batch:
+                if not done.done():
+                    done.set_exception(exc)
+            return
+        for _, done in batch:
+            if not done.done():
+                done.set_result(None)

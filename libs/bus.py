@@ -1,0 +1,154 @@
+"""The event bus boundary: NATS JetStream, and an in-memory fake with the same behaviour.
+
+Delivery policy (both implementations): a handler that returns is acked; one that raises
+PermanentError is dead-lettered at once; any other exception is retried with capped
+exponential backoff and dead-lettered after `max_tries` deliveries. Nothing is dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from libs.errors import PermanentError, TransientError
+from libs.topology import ConsumerSpec, StreamSpec, Topology
+
+
+@dataclass(frozen=True)
+class Delivery:
+    subject: str
+    data: bytes
+    num_delivered: int
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_tries: int = 8
+    base_seconds: float = 0.5
+    cap_seconds: float = 30.0
+
+    def delay(self, num_delivered: int) -> float:
+        return float(min(self.cap_seconds, self.base_seconds * 2 ** max(0, num_delivered - 1)))
+
+    def exhausted(self, num_delivered: int) -> bool:
+        return num_delivered >= self.max_tries
+
+
+Handler = Callable[[Delivery], Awaitable[None]]
+OnDead = Callable[[Delivery, str], Awaitable[None]]
+Responder = Callable[[bytes], Awaitable[bytes]]
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    subject: str
+    data: bytes
+    reason: str
+
+
+class EventBus(Protocol):
+    async def ensure_streams(self, streams: tuple[StreamSpec, ...]) -> None: ...
+
+    async def publish(self, subject: str, payload: bytes, *, msg_id: str) -> None: ...
+
+    async def run_consumer(
+        self, spec: ConsumerSpec, handler: Handler, on_dead: OnDead | None = None
+    ) -> None:
+        """Deliver messages to `handler` until cancelled; `on_dead` hears of dead letters."""
+
+    async def request(self, subject: str, payload: bytes, *, timeout: float) -> bytes: ...
+
+    async def serve(self, subject: str, responder: Responder) -> None:
+        """Answer requests on `subject` (as one of a queue group) until the bus closes."""
+
+    async def ping(self) -> None: ...
+
+
+class Outcome:
+    """What the delivery policy decided for one message."""
+
+    ACK = "ack"
+    RETRY = "retry"
+    DEAD = "dead"
+
+
+async def decide(handler: Handler, delivery: Delivery, policy: RetryPolicy) -> tuple[str, str]:
+    """Run the handler and return (outcome, reason)."""
+    try:
+        await handler(delivery)
+    except PermanentError as exc:
+        return Outcome.DEAD, str(exc)
+    except Exception as exc:  # transient or unforeseen: retry, then dead-letter
+        reason = f"{type(exc).__name__}: {exc}"
+        if policy.exhausted(delivery.num_delivered):
+            return Outcome.DEAD, f"gave up after {delivery.num_delivered} tries: {reason}"
+        return Outcome.RETRY, reason
+    return Outcome.ACK, ""
+
+
+class InMemoryBus:
+    """A small fake of the JetStream bus for unit tests of service logic."""
+
+    def __init__(self, topology: Topology, policy: RetryPolicy | None = None) -> None:
+        self.topology = topology
+        self.policy = policy or RetryPolicy(base_seconds=0.0)
+        self.dead_letters: list[DeadLetter] = []
+        self._log: list[tuple[str, bytes]] = []
+        self._seen_ids: set[str] = set()
+        self._responders: dict[str, Responder] = {}
+        self._new_message = asyncio.Condition()
+
+    async def ensure_streams(self, streams: tuple[StreamSpec, ...]) -> None:
+        return None
+
+    async def publish(self, subject: str, payload: bytes, *, msg_id: str) -> None:
+        if msg_id in self._seen_ids:
+            return
+        self._seen_ids.add(msg_id)
+        self._log.append((subject, payload))
+        async with self._new_message:
+            self._new_message.notify_all()
+
+    async def run_consumer(
+        self, spec: ConsumerSpec, handler: Handler, on_dead: OnDead | None = None
+    ) -> None:
+        position = 0
+        while True:
+            async with self._new_message:
+                await self._new_message.wait_for(lambda: position < len(self._log))
+            subject, data = self._log[position]
+            position += 1
+            if subject.startswith(spec.subject.removesuffix(">")):
+                await self._deliver(subject, data, handler, on_dead)
+
+    async def _deliver(
+        self, subject: str, data: bytes, handler: Handler, on_dead: OnDead | None
+    ) -> None:
+        tries = 0
+        while True:
+            tries += 1
+            delivery = Delivery(subject, data, tries)
+            outcome, reason = await decide(handler, delivery, self.policy)
+            if outcome == Outcome.RETRY:
+                await asyncio.sleep(self.policy.delay(tries))
+                continue
+            if outcome == Outcome.DEAD:
+                self.dead_letters.append(DeadLetter(subject, data, reason))
+                if on_dead:
+                    await on_dead(delivery, reason)
+            return
+
+    async def request(self, subject: str, payload: bytes, *, timeout: float) -> bytes:
+        responder = self._responders.get(subject)
+        if responder is None:
+            raise TransientError(f"no responder for {subject}")
+        return await asyncio.wait_for(responder(payload), timeout)
+
+    async def serve(self, subject: str, responder: Responder) -> None:
+        self._responders[subject] = responder
+
+    async def ping(self) -> None:
+        return None

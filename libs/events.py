@@ -1,0 +1,124 @@
+"""Every message cliptrail puts on NATS, typed and versioned, in one place."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from datetime import UTC, datetime
+from typing import Any, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from libs.errors import PermanentError
+from libs.keys import FileType
+
+OBJECT_CREATED = "storage.object.created"
+OBJECT_DELETED = "storage.object.deleted"
+EVENT_SOURCE = "cliptrail/storage"
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class R2Object(_Message):
+    key: str
+    size: int = Field(ge=0)
+    eTag: str  # noqa: N815 - the field name of R2's event notifications
+
+
+class ObjectEventData(_Message):
+    """R2's event-notification shape plus who the object belongs to."""
+
+    action: Literal["PutObject", "CompleteMultipartUpload", "DeleteObject", "DeleteObjects"]
+    bucket: str
+    object: R2Object
+    eventTime: datetime  # noqa: N815 - the field name of R2's event notifications
+    user_id: str
+    project_id: str | None
+    video_id: str | None
+    file_type: FileType
+    content_type: str
+    scene_id: str | None = None
+    metadata: dict[str, str] = Field(default_factory=dict)
+
+
+class ObjectEvent(_Message):
+    """A CloudEvents 1.0 envelope for storage.object.created / storage.object.deleted."""
+
+    specversion: Literal["1.0"] = "1.0"
+    id: str
+    source: str = EVENT_SOURCE
+    type: Literal["storage.object.created", "storage.object.deleted"]
+    time: datetime
+    subject: str
+    datacontenttype: Literal["application/json"] = "application/json"
+    dataschema: str = "cliptrail:storage-object:v1"
+    data: ObjectEventData
+
+
+def object_event_id(event_type: str, bucket: str, key: str, etag: str) -> str:
+    """Stable id (and Nats-Msg-Id): the same object version always gives the same id."""
+    digest = hashlib.sha256(f"{event_type}\n{bucket}\n{key}\n{etag}".encode()).hexdigest()
+    return digest[:40]
+
+
+def object_event(event_type: str, data: ObjectEventData) -> ObjectEvent:
+    event_id = object_event_id(event_type, data.bucket, data.object.key, data.object.eTag)
+    return ObjectEvent(
+        id=event_id, type=event_type, time=data.eventTime, subject=data.object.key, data=data
+    )  # type: ignore[arg-type]
+
+
+class PushRequest(_Message):
+    """Ask storage to upload a local work file to a key (internal, cliptrail.storage.push)."""
+
+    version: Literal[1] = 1
+    request_id: str = Field(default_factory=lambda: uuid.uuid4().hex)
+    local_path: str
+    key: str
+    content_type: str
+    scene_id: str | None = None
+    metadata: dict[str, str] = Field(default_factory=dict)
+
+
+class PushFailed(_Message):
+    """A push that storage gave up on (internal, cliptrail.storage.push.failed)."""
+
+    version: Literal[1] = 1
+    request_id: str
+    key: str
+    reason: str
+
+
+class PresignRequest(_Message):
+    version: Literal[1] = 1
+    key: str
+
+
+class PresignReply(_Message):
+    url: str | None = None
+    error: str | None = None
+
+
+def encode(message: BaseModel) -> bytes:
+    return message.model_dump_json().encode()
+
+
+def decode(model: type[M], payload: bytes) -> M:
+    """Parse a message; anything malformed is a PermanentError (it goes to the dead letters)."""
+    try:
+        return model.model_validate_json(payload)
+    except ValidationError as exc:
+        raise PermanentError(f"malformed {model.__name__}: {_summary(exc)}") from exc
+
+
+def _summary(exc: ValidationError) -> str:
+    errors: list[Any] = exc.errors(include_url=False, include_input=False)
+    return "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors[:5])

@@ -1,0 +1,172 @@
+"""The real event bus: NATS JetStream with file-backed streams and durable pull consumers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+import nats
+import structlog
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.errors import Error as NatsError
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
+from nats.js.errors import BadRequestError
+
+from libs.bus import Delivery, Handler, OnDead, Outcome, Responder, RetryPolicy, decide
+from libs.errors import CliptrailError, TransientError
+from libs.topology import ConsumerSpec, StreamSpec, Topology
+
+log = structlog.get_logger(__name__)
+
+
+class NatsBus:
+    def __init__(
+        self, client: Client, topology: Topology, policy: RetryPolicy, ack_wait: float = 60.0
+    ) -> None:
+        self._nc = client
+        self._js = client.jetstream()
+        self.topology = topology
+        self.policy = policy
+        self.ack_wait = ack_wait
+
+    async def ensure_streams(self, streams: tuple[StreamSpec, ...]) -> None:
+        for spec in streams:
+            config = StreamConfig(
+                name=spec.name,
+                subjects=list(spec.subjects),
+                storage=StorageType.FILE,
+                duplicate_window=600.0,
+            )
+            try:
+                await self._js.add_stream(config)
+            except BadRequestError:
+                await self._js.update_stream(config)
+
+    async def publish(self, subject: str, payload: bytes, *, msg_id: str) -> None:
+        try:
+            await self._js.publish(subject, payload, headers={"Nats-Msg-Id": msg_id}, timeout=5)
+        except (NatsError, TimeoutError) as exc:
+            raise TransientError(f"publish to {subject} failed: {exc!r}") from exc
+
+    async def run_consumer(
+        self, spec: ConsumerSpec, handler: Handler, on_dead: OnDead | None = None
+    ) -> None:
+        config = ConsumerConfig(
+            durable_name=spec.durable,
+            ack_policy=AckPolicy.EXPLICIT,
+            deliver_policy=DeliverPolicy.ALL,
+            ack_wait=self.ack_wait,
+            max_deliver=-1,  # our own policy dead-letters; the server must never drop
+            max_ack_pending=spec.batch * 4,
+        )
+        sub = await self._js.pull_subscribe(
+            spec.subject, durable=spec.durable, stream=spec.stream, config=config
+        )
+        async for messages in self._batches(sub, spec.batch):
+            await asyncio.gather(*(self._dispatch(m, handler, on_dead) for m in messages))
+
+    async def _batches(self, sub: object, size: int) -> AsyncIterator[list[Msg]]:
+        while True:
+            try:
+                yield await sub.fetch(size, timeout=1.0)  # type: ignore[attr-defined]
+            except TimeoutError:
+                continue
+            except NatsError as exc:
+                log.warning("fetch_failed", error=repr(exc))
+                await asyncio.sleep(1.0)
+
+    async def _dispatch(self, msg: Msg, handler: Handler, on_dead: OnDead | None) -> None:
+        delivery = Delivery(
+            msg.subject, msg.data, msg.metadata.num_delivered, dict(msg.headers or {})
+        )
+        with structlog.contextvars.bound_contextvars(
+            event_id=delivery.headers.get("Nats-Msg-Id"), subject=msg.subject
+        ):
+            async with self._keep_alive(msg):
+                outcome, reason = await decide(handler, delivery, self.policy)
+            try:
+                await self._settle(msg, delivery, outcome, reason, on_dead)
+            except (NatsError, TimeoutError, CliptrailError) as exc:
+                log.warning("settle_failed_redelivery_follows", error=repr(exc))
+
+    async def _settle(
+        self, msg: Msg, delivery: Delivery, outcome: str, reason: str, on_dead: OnDead | None
+    ) -> None:
+        if outcome == Outcome.ACK:
+            await msg.ack_sync()
+        elif outcome == Outcome.RETRY:
+            delay = self.policy.delay(delivery.num_delivered)
+            log.warning("retrying", reason=reason, tries=delivery.num_delivered, delay=delay)
+            await msg.nak(delay=delay)
+        else:
+            await self._dead_letter(msg, reason)
+            if on_dead:
+                await on_dead(delivery, reason)
+            await msg.term()
+
+    async def _dead_letter(self, msg: Msg, reason: str) -> None:
+        seq = msg.metadata.sequence.stream
+        headers = {
+            "Nats-Msg-Id": f"dead:{msg.metadata.stream}:{seq}",
+            "Cliptrail-Error": reason[:1000],
+            "Cliptrail-Original-Subject": msg.subject,
+        }
+        await self._js.publish(
+            self.topology.dead_letter(msg.subject), msg.data, headers=headers, timeout=5
+        )
+        log.error("dead_lettered", reason=reason)
+
+    @contextlib.asynccontextmanager
+    async def _keep_alive(self, msg: Msg) -> AsyncIterator[None]:
+        """Tell the server a long handler is still working, so it does not redeliver."""
+
+        async def beat() -> None:
+            while True:
+                await asyncio.sleep(self.ack_wait / 3)
+                with contextlib.suppress(NatsError):
+                    await msg.in_progress()
+
+        task = asyncio.create_task(beat())
+        try:
+            yield
+        finally:
+            task.cancel()
+
+    async def request(self, subject: str, payload: bytes, *, timeout: float) -> bytes:
+        try:
+            reply = await self._nc.request(subject, payload, timeout=timeout)
+        except (NatsError, TimeoutError) as exc:
+            raise TransientError(f"request to {subject} failed: {exc!r}") from exc
+        return reply.data
+
+    async def serve(self, subject: str, responder: Responder) -> None:
+        async def answer(msg: Msg) -> None:
+            await msg.respond(await responder(msg.data))
+
+        await self._nc.subscribe(subject, queue="cliptrail", cb=answer)
+
+    async def ping(self) -> None:
+        if not self._nc.is_connected:
+            raise TransientError("NATS is not connected")
+        try:
+            await self._nc.flush(timeout=2)
+        except (NatsError, TimeoutError) as exc:
+            raise TransientError(f"NATS did not answer: {exc!r}") from exc
+
+
+@contextlib.asynccontextmanager
+async def connect_bus(
+    url: str, name: str, topology: Topology, policy: RetryPolicy, ack_wait: float = 60.0
+) -> AsyncIterator[NatsBus]:
+    try:
+        client = await nats.connect(
+            url, name=name, connect_timeout=3, max_reconnect_attempts=-1, reconnect_time_wait=1
+        )
+    except (NatsError, OSError, TimeoutError) as exc:
+        raise TransientError(f"cannot reach NATS at {url}: {exc!r}") from exc
+    try:
+        yield NatsBus(client, topology, policy, ack_wait)
+    finally:
+        await client.close()

@@ -1,0 +1,235 @@
+"""The real object store: aiobotocore against R2 or any S3-compatible server."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import hashlib
+import os
+from collections.abc import AsyncIterator, Awaitable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+from aiobotocore.config import AioConfig
+from aiobotocore.session import get_session
+from botocore.exceptions import BotoCoreError, ClientError
+
+from libs.errors import PermanentError, TransientError
+from libs.objectstore import StoredObject
+from libs.settings import Settings
+
+T = TypeVar("T")
+_TRANSIENT_CODES = {"SlowDown", "RequestTimeout", "InternalError", "ServiceUnavailable"}
+
+
+@dataclass(frozen=True)
+class UploadTuning:
+    part_bytes: int = 16 * 1024 * 1024
+    concurrency: int = 4
+
+
+def s3_config() -> AioConfig:
+    """R2 and the local stand-ins break on botocore's default checksum trailers."""
+    return AioConfig(
+        signature_version="s3v4",
+        request_checksum_calculation="when_required",
+        response_checksum_validation="when_required",
+        s3={"addressing_style": "path"},
+        retries={"max_attempts": 3, "mode": "standard"},
+        connect_timeout=5,
+        read_timeout=60,
+    )
+
+
+@contextlib.asynccontextmanager
+async def s3_client(settings: Settings) -> AsyncIterator[Any]:
+    session = get_session()
+    async with session.create_client(
+        "s3",
+        endpoint_url=settings.s3_endpoint,
+        region_name=settings.r2_region,
+        aws_access_key_id=settings.r2_access_key_id,
+        aws_secret_access_key=settings.r2_secret_access_key.get_secret_value(),
+        config=s3_config(),
+    ) as client:
+        yield client
+
+
+def classify(operation: str, exc: ClientError) -> TransientError | PermanentError:
+    """5xx, throttling and timeouts are transient; any other 4xx is permanent."""
+    error = exc.response.get("Error", {})
+    status = http_status(exc)
+    message = f"{operation}: {error.get('Code')} {error.get('Message', '')}".strip()
+    if status >= 500 or status in (408, 429) or error.get("Code") in _TRANSIENT_CODES:
+        return TransientError(message)
+    return PermanentError(message)
+
+
+def http_status(exc: ClientError) -> int:
+    return int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
+
+
+async def s3_call(operation: str, call: Awaitable[T]) -> T:
+    """Await an S3 call, mapping its failures onto the error root."""
+    try:
+        return await call
+    except ClientError as exc:
+        raise classify(operation, exc) from exc
+    except (BotoCoreError, OSError, TimeoutError) as exc:
+        raise TransientError(f"{operation}: {exc!r}") from exc
+
+
+def _md5_b64(digest: bytes) -> str:
+    return base64.b64encode(digest).decode()
+
+
+def _read_part(path: Path, offset: int, length: int) -> bytes:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        return os.pread(fd, length, offset)
+    finally:
+        os.close(fd)
+
+
+class S3ObjectStore:
+    def __init__(
+        self, client: Any, bucket: str, public_url: str = "", tuning: UploadTuning | None = None
+    ) -> None:
+        self._s3 = client
+        self.bucket = bucket
+        self._public_url = public_url.rstrip("/")
+        self._tuning = tuning or UploadTuning()
+
+    async def ensure_bucket(self) -> None:
+        try:
+            await self._s3.head_bucket(Bucket=self.bucket)
+        except ClientError:
+            await s3_call("CreateBucket", self._s3.create_bucket(Bucket=self.bucket))
+
+    async def ping(self) -> None:
+        await s3_call("HeadBucket", self._s3.head_bucket(Bucket=self.bucket))
+
+    async def head(self, key: str) -> StoredObject | None:
+        try:
+            reply = await s3_call("HeadObject", self._s3.head_object(Bucket=self.bucket, Key=key))
+        except PermanentError as exc:
+            if isinstance(exc.__cause__, ClientError) and http_status(exc.__cause__) == 404:
+                return None
+            raise
+        return StoredObject(
+            key,
+            int(reply["ContentLength"]),
+            reply["ETag"].strip('"'),
+            reply.get("ContentType", "application/octet-stream"),
+            dict(reply.get("Metadata", {})),
+        )
+
+    async def presign_get(self, key: str, ttl_seconds: int) -> str:
+        if self._public_url:
+            return f"{self._public_url}/{quote(key)}"
+        params = {"Bucket": self.bucket, "Key": key}
+        url: str = await self._s3.generate_presigned_url(
+            "get_object", Params=params, ExpiresIn=ttl_seconds
+        )
+        return url
+
+    async def put_file(
+        self, key: str, path: Path, content_type: str, metadata: dict[str, str]
+    ) -> StoredObject:
+        size = _size_of(path)
+        if size <= self._tuning.part_bytes:
+            expected = await self._put_single(key, path, content_type, metadata)
+        else:
+            expected = await self._put_multipart(key, path, size, content_type, metadata)
+        return await self._verify(key, size, expected)
+
+    async def _put_single(
+        self, key: str, path: Path, content_type: str, metadata: dict[str, str]
+    ) -> str:
+        body = await asyncio.to_thread(path.read_bytes)
+        digest = hashlib.md5(body).digest()
+        await s3_call(
+            "PutObject",
+            self._s3.put_object(
+                Bucket=self.bucket,
+                Key=key,
+                Body=body,
+                ContentType=content_type,
+                ContentMD5=_md5_b64(digest),
+                Metadata=metadata,
+            ),
+        )
+        return digest.hex()
+
+    async def _put_multipart(
+        self, key: str, path: Path, size: int, content_type: str, metadata: dict[str, str]
+    ) -> str:
+        created = await s3_call(
+            "CreateMultipartUpload",
+            self._s3.create_multipart_upload(
+                Bucket=self.bucket, Key=key, ContentType=content_type, Metadata=metadata
+            ),
+        )
+        upload_id = created["UploadId"]
+        try:
+            digests = await self._upload_parts(key, path, size, upload_id)
+        except BaseException:
+            with contextlib.suppress(ClientError, BotoCoreError, OSError):
+                await self._s3.abort_multipart_upload(
+                    Bucket=self.bucket, Key=key, UploadId=upload_id
+                )
+            raise
+        return f"{hashlib.md5(b''.join(digests)).hexdigest()}-{len(digests)}"
+
+    async def _upload_parts(self, key: str, path: Path, size: int, upload_id: str) -> list[bytes]:
+        part = self._tuning.part_bytes
+        gate = asyncio.Semaphore(self._tuning.concurrency)
+        offsets = range(0, size, part)
+
+        async def one(number: int, offset: int) -> tuple[bytes, dict[str, Any]]:
+            async with gate:
+                body = await asyncio.to_thread(_read_part, path, offset, min(part, size - offset))
+                digest = hashlib.md5(body).digest()
+                reply = await s3_call(
+                    "UploadPart",
+                    self._s3.upload_part(
+                        Bucket=self.bucket,
+                        Key=key,
+                        UploadId=upload_id,
+                        PartNumber=number,
+                        Body=body,
+                        ContentMD5=_md5_b64(digest),
+                    ),
+                )
+                return digest, {"PartNumber": number, "ETag": reply["ETag"]}
+
+        results = await asyncio.gather(*(one(n, o) for n, o in enumerate(offsets, start=1)))
+        await s3_call(
+            "CompleteMultipartUpload",
+            self._s3.complete_multipart_upload(
+                Bucket=self.bucket,
+                Key=key,
+                UploadId=upload_id,
+                MultipartUpload={"Parts": [entry for _, entry in results]},
+            ),
+        )
+        return [digest for digest, _ in results]
+
+    async def _verify(self, key: str, size: int, etag: str) -> StoredObject:
+        stored = await self.head(key)
+        if stored is None or stored.size != size or stored.etag != etag:
+            found = f"{stored.size} bytes, etag {stored.etag}" if stored else "nothing"
+            raise TransientError(
+                f"verification of {key} failed: expected {size} bytes, etag {etag}; found {found}"
+            )
+        return stored
+
+
+def _size_of(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError as exc:
+        raise PermanentError(f"local file to push is missing: {path.name}") from exc

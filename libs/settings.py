@@ -1,0 +1,77 @@
+"""The one settings object, built in each service's main() and passed down."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _env(name: str) -> AliasChoices:
+    return AliasChoices(name, name.lower())
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", extra="ignore", populate_by_name=True, frozen=True
+    )
+
+    r2_account_id: str = ""
+    r2_endpoint_url: str = "http://127.0.0.1:9000"
+    r2_bucket_name: str = "cliptrail"
+    r2_access_key_id: str = "cliptrail-dev"
+    r2_secret_access_key: SecretStr = SecretStr("cliptrail-dev-secret")
+    r2_region: str = "auto"
+    r2_public_url: str = ""
+
+    nats_url: str = "nats://127.0.0.1:4222"
+    mongodb_uri: str = "mongodb://127.0.0.1:27017"
+    mongodb_db: str = "cliptrail"
+    auth_jwt_secret: SecretStr = SecretStr("cliptrail-dev-jwt-secret")
+
+    http_host: str = Field("127.0.0.1", validation_alias=_env("CLIPTRAIL_HTTP_HOST"))
+    http_port: int = Field(8080, validation_alias=_env("CLIPTRAIL_HTTP_PORT"))
+    storage_health_port: int = Field(8081, validation_alias=_env("CLIPTRAIL_STORAGE_HEALTH_PORT"))
+    tracking_health_port: int = Field(
+        8082, validation_alias=_env("CLIPTRAIL_TRACKING_HEALTH_PORT")
+    )
+    render_health_port: int = Field(8083, validation_alias=_env("CLIPTRAIL_RENDER_HEALTH_PORT"))
+    data_dir: Path = Field(Path(".data"), validation_alias=_env("CLIPTRAIL_DATA_DIR"))
+    embedded: bool = Field(True, validation_alias=_env("CLIPTRAIL_EMBEDDED"))
+    max_upload_bytes: int = Field(5368709120, validation_alias=_env("CLIPTRAIL_MAX_UPLOAD_BYTES"))
+    presign_ttl_seconds: int = Field(3600, validation_alias=_env("CLIPTRAIL_PRESIGN_TTL_SECONDS"))
+
+    # Isolation: every subject and stream name starts with this (tests give each test its own).
+    nats_prefix: str = Field("", validation_alias=_env("CLIPTRAIL_NATS_PREFIX"))
+    max_tries: int = Field(8, validation_alias=_env("CLIPTRAIL_MAX_TRIES"))
+    retry_base_seconds: float = Field(0.5, validation_alias=_env("CLIPTRAIL_RETRY_BASE_SECONDS"))
+    retry_cap_seconds: float = Field(30.0, validation_alias=_env("CLIPTRAIL_RETRY_CAP_SECONDS"))
+    ack_wait_seconds: float = Field(60.0, validation_alias=_env("CLIPTRAIL_ACK_WAIT_SECONDS"))
+    multipart_part_bytes: int = Field(
+        16 * 1024 * 1024, validation_alias=_env("CLIPTRAIL_MULTIPART_PART_BYTES")
+    )
+    multipart_concurrency: int = Field(4, validation_alias=_env("CLIPTRAIL_MULTIPART_CONCURRENCY"))
+    tracking_batch_size: int = Field(200, validation_alias=_env("CLIPTRAIL_TRACKING_BATCH_SIZE"))
+    log_level: str = Field("info", validation_alias=_env("CLIPTRAIL_LOG_LEVEL"))
+
+    @property
+    def s3_endpoint(self) -> str:
+        if self.r2_account_id:
+            return f"https://{self.r2_account_id}.r2.cloudflarestorage.com"
+        return self.r2_endpoint_url
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.data_dir / "cache"
+
+    @property
+    def work_dir(self) -> Path:
+        return self.data_dir / "work"
+
+
+def host_port(url: str, default_port: int) -> tuple[str, int]:
+    """Host and port of a URL such as nats://h:4222 or mongodb://h:27017/..."""
+    parts = urlsplit(url)
+    return parts.hostname or "127.0.0.1", parts.port or default_port

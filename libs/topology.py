@@ -1,0 +1,81 @@
+"""Names of every stream, subject and durable consumer, under one optional prefix."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from libs.events import OBJECT_CREATED, OBJECT_DELETED
+
+
+@dataclass(frozen=True)
+class StreamSpec:
+    name: str
+    subjects: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ConsumerSpec:
+    durable: str
+    stream: str
+    subject: str
+    batch: int = 16
+
+
+@dataclass(frozen=True)
+class Topology:
+    """`prefix` isolates one deployment (or one test) from another on a shared NATS server."""
+
+    prefix: str = ""
+
+    def subject(self, name: str) -> str:
+        return f"{self.prefix}{name}"
+
+    def _stream_name(self, name: str) -> str:
+        return f"{self.prefix.replace('.', '_').upper()}{name}"
+
+    @property
+    def object_created(self) -> str:
+        return self.subject(OBJECT_CREATED)
+
+    @property
+    def object_deleted(self) -> str:
+        return self.subject(OBJECT_DELETED)
+
+    @property
+    def push(self) -> str:
+        return self.subject("cliptrail.work.storage.push")
+
+    @property
+    def push_failed(self) -> str:
+        return self.subject("cliptrail.work.storage.push-failed")
+
+    @property
+    def presign(self) -> str:
+        return self.subject("cliptrail.rpc.storage.presign")
+
+    @property
+    def storage_ping(self) -> str:
+        return self.subject("cliptrail.rpc.storage.ping")
+
+    def dead_letter(self, subject: str) -> str:
+        return f"{self.subject('deadletter.')}{subject.removeprefix(self.prefix)}"
+
+    @property
+    def streams(self) -> tuple[StreamSpec, ...]:
+        return (
+            StreamSpec(self._stream_name("STORAGE_EVENTS"), (self.subject("storage.object.>"),)),
+            StreamSpec(self._stream_name("CLIPTRAIL_WORK"), (self.subject("cliptrail.work.>"),)),
+            StreamSpec(self._stream_name("DEADLETTER"), (self.subject("deadletter.>"),)),
+        )
+
+    @property
+    def dead_letter_stream(self) -> str:
+        return self._stream_name("DEADLETTER")
+
+    def consumer(self, durable: str, subject: str, batch: int = 16) -> ConsumerSpec:
+        stream = next(s.name for s in self.streams if _matches(s.subjects[0], subject))
+        return ConsumerSpec(durable=durable, stream=stream, subject=subject, batch=batch)
+
+
+def _matches(pattern: str, subject: str) -> bool:
+    return subject.startswith(pattern.removesuffix(">"))

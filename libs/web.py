@@ -1,0 +1,108 @@
+"""What every service's HTTP edge shares: problem+json, request ids, health, serving."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import signal
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+import structlog
+from aiohttp import web
+
+from libs.errors import CliptrailError, ProblemError
+
+log = structlog.get_logger(__name__)
+PROBLEM_JSON = "application/problem+json"
+_REQUEST_ID = re.compile(r"\A[A-Za-z0-9._-]{1,64}\Z")
+Check = Callable[[], Awaitable[None]]
+CHECKS = web.AppKey("checks", dict[str, Check])
+
+
+def problem(status: int, title: str, detail: str = "", **extra: Any) -> web.Response:
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
+    return web.json_response(body, status=status, content_type=PROBLEM_JSON)
+
+
+def _request_id(request: web.Request) -> str:
+    given = request.headers.get("X-Request-ID", "")
+    return given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+
+
+@web.middleware
+async def problem_middleware(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    request_id = _request_id(request)
+    with structlog.contextvars.bound_contextvars(request_id=request_id):
+        response = await _answer(request, handler)
+    response.headers["X-Request-ID"] = request_id
+    return response
+
+
+async def _answer(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except ProblemError as exc:
+        log.info("request_refused", status=exc.status, title=exc.title, detail=exc.detail)
+        return problem(exc.status, exc.title, exc.detail, **exc.extra)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return problem(exc.status, exc.reason, exc.text or "")
+    except CliptrailError as exc:
+        log.warning("dependency_unavailable", error=str(exc))
+        return problem(503, "Service Unavailable", "A backing service did not answer.")
+    except Exception:
+        log.exception("unhandled_error")
+        return problem(500, "Internal Server Error", "An unexpected error was logged.")
+
+
+async def healthz(_request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    failing = await failing_checks(request.app[CHECKS])
+    if failing:
+        detail = "Not answering: " + ", ".join(sorted(failing))
+        return problem(503, "Service Unavailable", detail, failing=failing)
+    return web.json_response({"status": "ready", "checks": sorted(request.app[CHECKS])})
+
+
+async def failing_checks(checks: Mapping[str, Check], timeout: float = 3.0) -> dict[str, str]:
+    async def run(check: Check) -> str | None:
+        try:
+            await asyncio.wait_for(check(), timeout)
+        except Exception as exc:
+            return f"{type(exc).__name__}: {exc}"[:300]
+        return None
+
+    results = await asyncio.gather(*(run(check) for check in checks.values()))
+    return {name: error for name, error in zip(checks, results, strict=True) if error}
+
+
+def add_health_routes(app: web.Application, checks: dict[str, Check]) -> None:
+    app[CHECKS] = checks
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+
+
+async def serve_until_signal(app: web.Application, host: str, port: int) -> None:
+    """Run the app until SIGINT or SIGTERM, then clean up (cleanup_ctx closes resources)."""
+    runner = web.AppRunner(app, handle_signals=False, access_log=None)
+    await runner.setup()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await web.TCPSite(runner, host, port).start()
+        log.info("serving", host=host, port=port)
+        await stop.wait()
+    finally:
+        await runner.cleanup()

@@ -1,0 +1,73 @@
+"""build_app for ingest: the HTTP API, health, and the status consumers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from libs.bus import EventBus
+from libs.records import RecordStore
+from libs.runtime import Job, background
+from libs.settings import Settings
+from libs.topology import Topology
+from libs.web import add_health_routes, problem_middleware
+from services.ingest.catalog import Catalog
+from services.ingest.handlers import IngestEvents, IngestHandlers, auth_middleware, check_storage
+from services.ingest.openapi import openapi_document
+from services.ingest.service import IngestService
+
+CREATED_CONSUMER = "ingest-created"
+PUSH_FAILED_CONSUMER = "ingest-push-failed"
+
+
+@dataclass(frozen=True)
+class IngestDeps:
+    bus: EventBus
+    records: RecordStore
+    topology: Topology
+
+
+def build_app(settings: Settings, deps: IngestDeps) -> web.Application:
+    catalog = Catalog(settings.cache_dir)
+    service = IngestService(catalog, deps.bus, deps.topology)
+    handlers = IngestHandlers(service, settings.work_dir, settings.max_upload_bytes)
+    secret = settings.auth_jwt_secret.get_secret_value()
+    app = web.Application(middlewares=[problem_middleware, auth_middleware(secret)])
+    checks = {
+        "nats": deps.bus.ping,
+        "object_store": lambda: check_storage(service),
+        "mongodb": deps.records.ping,
+    }
+    add_health_routes(app, checks)
+    _add_api_routes(app, handlers)
+    app.cleanup_ctx.append(background(*_consumers(deps, IngestEvents(catalog, settings.work_dir))))
+    return app
+
+
+def _add_api_routes(app: web.Application, handlers: IngestHandlers) -> None:
+    document = openapi_document()
+
+    async def openapi(_request: web.Request) -> web.Response:
+        return web.json_response(document)
+
+    app.router.add_get("/api/v1/openapi.json", openapi)
+    app.router.add_post("/api/v1/projects", handlers.create_project)
+    app.router.add_get("/api/v1/projects", handlers.list_projects)
+    app.router.add_get("/api/v1/projects/{project_id}", handlers.get_project)
+    app.router.add_post("/api/v1/projects/{project_id}/videos", handlers.upload_video)
+    app.router.add_get("/api/v1/projects/{project_id}/videos/{video_id}", handlers.get_video)
+
+
+def _consumers(deps: IngestDeps, events: IngestEvents) -> tuple[Job, ...]:
+    topology = deps.topology
+
+    async def status_from_created() -> None:
+        spec = topology.consumer(CREATED_CONSUMER, topology.object_created)
+        await deps.bus.run_consumer(spec, events.on_object_created)
+
+    async def status_from_failures() -> None:
+        spec = topology.consumer(PUSH_FAILED_CONSUMER, topology.push_failed)
+        await deps.bus.run_consumer(spec, events.on_push_failed)
+
+    return status_from_created, status_from_failures

@@ -1,0 +1,158 @@
+"""Ingest's edges: the HTTP API (aiohttp) and the NATS events that move a video's status."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import structlog
+from aiohttp import web
+
+from libs.auth import Principal, authenticate
+from libs.bus import Delivery
+from libs.errors import CliptrailError, ProblemError
+from libs.events import ObjectEvent, PushFailed, decode
+from libs.highlights import check_against_duration, parse_highlights
+from libs.keys import InvalidKeyError, new_id, parse_key
+from libs.media import NotAVideoError, probe_video
+from services.ingest import uploads
+from services.ingest.catalog import Catalog
+from services.ingest.service import (
+    AcceptedUpload,
+    IngestService,
+    check_filename,
+    extension_of,
+    project_view,
+    video_view,
+)
+
+log = structlog.get_logger(__name__)
+PRINCIPAL = "principal"
+PUBLIC_API = frozenset({"/api/v1/openapi.json"})
+
+
+def auth_middleware(secret: str) -> Callable[..., Awaitable[web.StreamResponse]]:
+    @web.middleware
+    async def middleware(
+        request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        if request.path.startswith("/api/v1") and request.path not in PUBLIC_API:
+            principal = authenticate(secret, request.headers.get("Authorization"))
+            request[PRINCIPAL] = principal
+            structlog.contextvars.bind_contextvars(user_id=principal.user_id)
+        return await handler(request)
+
+    return middleware
+
+
+def principal_of(request: web.Request) -> Principal:
+    principal: Principal = request[PRINCIPAL]
+    return principal
+
+
+async def json_object(request: web.Request) -> dict[str, Any]:
+    try:
+        body = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ProblemError(400, "Malformed JSON", "The request body is not valid JSON.") from exc
+    if not isinstance(body, dict):
+        raise ProblemError(422, "Invalid body", "The request body must be a JSON object.")
+    return body
+
+
+@dataclass
+class IngestHandlers:
+    service: IngestService
+    work_dir: Path
+    max_upload_bytes: int
+
+    async def create_project(self, request: web.Request) -> web.Response:
+        body = await json_object(request)
+        project = await self.service.create_project(principal_of(request).user_id, body.get("name"))
+        return web.json_response(project_view(project), status=201)
+
+    async def list_projects(self, request: web.Request) -> web.Response:
+        projects = await self.service.catalog.list_projects(principal_of(request).user_id)
+        return web.json_response({"projects": [project_view(p) for p in projects]})
+
+    async def get_project(self, request: web.Request) -> web.Response:
+        user_id = principal_of(request).user_id
+        project = await self.service.project(user_id, request.match_info["project_id"])
+        videos = await self.service.catalog.list_videos(user_id, project.project_id)
+        view = project_view(project) | {"videos": [video_view(v, None) for v in videos]}
+        return web.json_response(view)
+
+    async def get_video(self, request: web.Request) -> web.Response:
+        user_id = principal_of(request).user_id
+        info = request.match_info
+        video = await self.service.video(user_id, info["project_id"], info["video_id"])
+        return web.json_response(video_view(video, await self.service.url_for(video)))
+
+    async def upload_video(self, request: web.Request) -> web.Response:
+        user_id = principal_of(request).user_id
+        project = await self.service.project(user_id, request.match_info["project_id"])
+        video_id = new_id()
+        structlog.contextvars.bind_contextvars(project_id=project.project_id, video_id=video_id)
+        try:
+            upload, highlights = await self._receive(request, project.project_id, video_id)
+            video = await self.service.accept_upload(user_id, upload, highlights)
+        except BaseException:
+            uploads.discard_work_files(self.work_dir, video_id)
+            raise
+        log.info("upload_accepted", size=upload.size, key=video.r2_key)
+        body = {"video_id": video_id, "r2_key": video.r2_key, "status": video.status}
+        return web.json_response(body, status=202)
+
+    async def _receive(
+        self, request: web.Request, project_id: str, video_id: str
+    ) -> tuple[AcceptedUpload, Any]:
+        part = uploads.part_path(self.work_dir, video_id)
+        received = await uploads.receive(request, part, self.max_upload_bytes)
+        filename = check_filename(received.filename)
+        highlights = parse_highlights(received.highlights) if received.highlights else None
+        try:
+            info = await probe_video(part, extension_of(filename))
+        except NotAVideoError as exc:
+            raise ProblemError(415, "Unsupported Media Type", f"Not a video: {exc}.") from exc
+        if highlights is not None:
+            check_against_duration(highlights, info.duration)
+        final = uploads.finalize(part, info.extension)
+        local = str(final.relative_to(self.work_dir))
+        return AcceptedUpload(project_id, video_id, info, received.size, filename, local), highlights
+
+
+@dataclass
+class IngestEvents:
+    """Status changes that storage announces; each is safe to receive twice."""
+
+    catalog: Catalog
+    work_dir: Path
+
+    async def on_object_created(self, delivery: Delivery) -> None:
+        data = decode(ObjectEvent, delivery.data).data
+        if data.file_type != "source" or data.video_id is None:
+            return
+        await self.catalog.move_video(data.user_id, data.video_id, "stored", ("uploading",))
+        uploads.discard_work_files(self.work_dir, data.video_id)
+
+    async def on_push_failed(self, delivery: Delivery) -> None:
+        failed = decode(PushFailed, delivery.data)
+        try:
+            parsed = parse_key(failed.key)
+        except InvalidKeyError:
+            return
+        if parsed.file_type == "source" and parsed.video_id:
+            reason = f"storing the upload failed: {failed.reason}"
+            await self.catalog.move_video(
+                parsed.user_id, parsed.video_id, "failed", ("uploading",), reason
+            )
+            uploads.discard_work_files(self.work_dir, parsed.video_id)
+
+
+async def check_storage(service: IngestService) -> None:
+    reply = await service.bus.request(service.topology.storage_ping, b"{}", timeout=3)
+    if json.loads(reply).get("error"):
+        raise CliptrailError(json.loads(reply)["error"])

@@ -1,0 +1,123 @@
+"""The OpenAPI 3.1 document served at /api/v1/openapi.json (a test keeps it in step with routes)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+_PROBLEM = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+
+
+def _json(ref: str) -> dict[str, Any]:
+    return {"application/json": {"schema": {"$ref": f"#/components/schemas/{ref}"}}}
+
+
+def _answers(ok: str, ok_schema: str, *problems: int) -> dict[str, Any]:
+    answers: dict[str, Any] = {ok: {"description": "Success", "content": _json(ok_schema)}}
+    for status in (401, *problems):
+        answers[str(status)] = {"description": "Problem", "content": _PROBLEM}
+    return answers
+
+
+_ID = {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"}
+_PROJECT_ID = {"name": "project_id", "in": "path", "required": True, "schema": _ID}
+_VIDEO_ID = {"name": "video_id", "in": "path", "required": True, "schema": _ID}
+_HEALTH = {"200": {"description": "OK"}, "503": {"description": "Not ready", "content": _PROBLEM}}
+
+SCHEMAS: dict[str, Any] = {
+    "Problem": {
+        "type": "object",
+        "properties": {k: {"type": "string"} for k in ("type", "title", "detail")}
+        | {"status": {"type": "integer"}},
+    },
+    "Project": {
+        "type": "object",
+        "properties": {"project_id": _ID, "name": {"type": "string"}, "created_at": {"type": "string"}},
+    },
+    "ProjectList": {
+        "type": "object",
+        "properties": {"projects": {"type": "array", "items": {"$ref": "#/components/schemas/Project"}}},
+    },
+    "ProjectDetail": {
+        "allOf": [
+            {"$ref": "#/components/schemas/Project"},
+            {"properties": {"videos": {"type": "array", "items": {"$ref": "#/components/schemas/Video"}}}},
+        ]
+    },
+    "Accepted": {
+        "type": "object",
+        "properties": {"video_id": _ID, "r2_key": {"type": "string"}, "status": {"type": "string"}},
+    },
+    "Video": {
+        "type": "object",
+        "properties": {
+            "video_id": _ID,
+            "status": {"enum": ["uploading", "stored", "rendering", "ready", "failed"]},
+            "r2_key": {"type": "string"},
+            "url": {"type": ["string", "null"]},
+            "size_bytes": {"type": ["integer", "null"]},
+            "content_type": {"type": ["string", "null"]},
+            "error": {"type": ["string", "null"]},
+        },
+    },
+}
+
+_UPLOAD_BODY = {
+    "required": True,
+    "content": {
+        "video/*": {"schema": {"type": "string", "format": "binary"}},
+        "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "required": ["file"],
+                "properties": {
+                    "file": {"type": "string", "format": "binary"},
+                    "highlights": {"type": "string", "description": "JSON list of highlights"},
+                },
+            }
+        },
+    },
+}
+
+PATHS: dict[str, Any] = {
+    "/healthz": {"get": {"summary": "Liveness", "security": [], "responses": _HEALTH}},
+    "/readyz": {"get": {"summary": "Readiness of NATS, object store, MongoDB", "security": [], "responses": _HEALTH}},
+    "/api/v1/openapi.json": {"get": {"summary": "This document", "security": [], "responses": {"200": {"description": "OpenAPI 3.1"}}}},
+    "/api/v1/projects": {
+        "post": {
+            "summary": "Create a project",
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object", "required": ["name"], "properties": {"name": {"type": "string", "maxLength": 200}}}}}},
+            "responses": _answers("201", "Project", 400, 422),
+        },
+        "get": {"summary": "List your projects", "responses": _answers("200", "ProjectList")},
+    },
+    "/api/v1/projects/{project_id}": {
+        "parameters": [_PROJECT_ID],
+        "get": {"summary": "A project and its videos", "responses": _answers("200", "ProjectDetail", 404)},
+    },
+    "/api/v1/projects/{project_id}/videos": {
+        "parameters": [_PROJECT_ID, {"name": "filename", "in": "query", "schema": {"type": "string"}}],
+        "post": {
+            "summary": "Upload a video (raw body or multipart)",
+            "requestBody": _UPLOAD_BODY,
+            "responses": _answers("202", "Accepted", 404, 413, 415, 422, 503),
+        },
+    },
+    "/api/v1/projects/{project_id}/videos/{video_id}": {
+        "parameters": [_PROJECT_ID, _VIDEO_ID],
+        "get": {"summary": "A video's status and URL", "responses": _answers("200", "Video", 404)},
+    },
+}
+
+
+def openapi_document() -> dict[str, Any]:
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "cliptrail", "version": "1.0.0"},
+        "paths": PATHS,
+        "components": {
+            "schemas": SCHEMAS,
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
+        },
+        "security": [{"bearer": []}],
+    }

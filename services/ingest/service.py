@@ -1,0 +1,146 @@
+"""Ingest logic: projects and videos of one user, and the hand-over of uploads to storage."""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import structlog
+
+from libs.bus import EventBus
+from libs.errors import CliptrailError, ProblemError
+from libs.events import PresignReply, PresignRequest, PushRequest, decode, encode
+from libs.highlights import Highlight, dump_highlights
+from libs.keys import is_valid_id, new_id, source_key
+from libs.media import MediaInfo
+from libs.topology import Topology
+from services.ingest.catalog import Catalog, Project, Video, now_iso
+
+log = structlog.get_logger(__name__)
+MAX_NAME = 200
+LIVE = ("stored", "rendering", "ready")
+
+
+def not_found(what: str) -> ProblemError:
+    return ProblemError(404, "Not Found", f"No such {what}.")
+
+
+def _has_odd_characters(text: str) -> bool:
+    return any(unicodedata.category(char) in ("Cc", "Cf", "Cs", "Co", "Cn") for char in text)
+
+
+def check_project_name(name: object) -> str:
+    if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME:
+        raise ProblemError(422, "Invalid project", f"'name' must be 1 to {MAX_NAME} characters.")
+    if _has_odd_characters(name):
+        raise ProblemError(422, "Invalid project", "'name' contains control characters.")
+    return name.strip()
+
+
+def check_filename(name: str | None) -> str | None:
+    """A filename is kept for display only; anything path-like or odd is refused."""
+    if name is None:
+        return None
+    path_like = "/" in name or "\\" in name or name in ("", ".", "..")
+    if path_like or len(name) > 255 or _has_odd_characters(name):
+        raise ProblemError(422, "Invalid filename", "The filename must be a plain file name.")
+    return name
+
+
+def extension_of(filename: str | None) -> str:
+    return filename.rpartition(".")[2].lower() if filename and "." in filename else ""
+
+
+def project_view(project: Project) -> dict[str, Any]:
+    return asdict(project)
+
+
+def video_view(video: Video, url: str | None) -> dict[str, Any]:
+    view = {k: v for k, v in asdict(video).items() if k not in ("project_id", "highlights")}
+    return {**view, "url": url}
+
+
+@dataclass
+class IngestService:
+    catalog: Catalog
+    bus: EventBus
+    topology: Topology
+
+    async def create_project(self, user_id: str, name: object) -> Project:
+        project = Project(new_id(), check_project_name(name), now_iso())
+        await self.catalog.create_project(user_id, project)
+        return project
+
+    async def project(self, user_id: str, project_id: str) -> Project:
+        found = is_valid_id(project_id) and await self.catalog.get_project(user_id, project_id)
+        if not found:
+            raise not_found("project")
+        return found
+
+    async def video(self, user_id: str, project_id: str, video_id: str) -> Video:
+        await self.project(user_id, project_id)
+        found = is_valid_id(video_id) and await self.catalog.get_video(
+            user_id, project_id, video_id
+        )
+        if not found:
+            raise not_found("video")
+        return found
+
+    async def accept_upload(
+        self, user_id: str, upload: AcceptedUpload, highlights: list[Highlight] | None
+    ) -> Video:
+        """Record the video as uploading and queue its push; 503 if the queue is down."""
+        video = upload.as_video(user_id, highlights)
+        await self.catalog.add_video(user_id, video)
+        request = PushRequest(
+            request_id=f"source:{upload.video_id}",
+            local_path=upload.local_path,
+            key=video.r2_key,
+            content_type=upload.info.content_type,
+        )
+        try:
+            await self.bus.publish(self.topology.push, encode(request), msg_id=request.request_id)
+        except CliptrailError as exc:
+            await self.catalog.move_video(user_id, video.video_id, "failed", ("uploading",), str(exc))
+            raise ProblemError(503, "Service Unavailable", "The upload could not be queued.") from exc
+        return video
+
+    async def url_for(self, video: Video) -> str | None:
+        if video.status not in LIVE:
+            return None
+        try:
+            payload = encode(PresignRequest(key=video.r2_key))
+            reply = await self.bus.request(self.topology.presign, payload, timeout=5)
+        except CliptrailError as exc:
+            log.warning("presign_unavailable", error=str(exc))
+            return None
+        return decode(PresignReply, reply).url
+
+
+@dataclass(frozen=True)
+class AcceptedUpload:
+    project_id: str
+    video_id: str
+    info: MediaInfo
+    size: int
+    filename: str | None
+    local_path: str  # relative to the work dir, where storage reads it
+
+    def as_video(self, user_id: str, highlights: list[Highlight] | None) -> Video:
+        ext = self.info.extension
+        now = now_iso()
+        return Video(
+            video_id=self.video_id,
+            project_id=self.project_id,
+            status="uploading",
+            r2_key=source_key(user_id, self.project_id, self.video_id, ext),
+            filename=self.filename,
+            size_bytes=self.size,
+            content_type=self.info.content_type,
+            duration=self.info.duration,
+            highlights=dump_highlights(highlights) if highlights is not None else None,
+            error=None,
+            created_at=now,
+            updated_at=now,
+        )

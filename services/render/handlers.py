@@ -1,0 +1,1 @@
+"""Render's NATS edges arrive with the render issue (see service.py)."""

@@ -1,0 +1,105 @@
+"""Storage logic: push a work file to the bucket, describe what was stored, presign reads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from libs.bus import EventBus
+from libs.errors import PermanentError
+from libs.events import (
+    OBJECT_CREATED,
+    ObjectEvent,
+    ObjectEventData,
+    PresignRequest,
+    PushRequest,
+    R2Object,
+    encode,
+    object_event,
+    utcnow,
+)
+from libs.keys import InvalidKeyError, ParsedKey, parse_key
+from libs.objectstore import ObjectStore, StoredObject
+from libs.topology import Topology
+
+REQUEST_ID_META = "push-request-id"
+# Object metadata that repeats the key's parts; records carry those as fields already.
+IDENTITY_META = frozenset({REQUEST_ID_META, "user-id", "project-id", "video-id", "file-type", "scene-id"})
+
+
+def parse_or_reject(key: str) -> ParsedKey:
+    try:
+        return parse_key(key)
+    except InvalidKeyError as exc:
+        raise PermanentError(str(exc)) from exc
+
+
+def inside_work_dir(work_dir: Path, local_path: str) -> Path:
+    """Storage only reads files under its work dir, whatever a message says."""
+    root = work_dir.resolve()
+    candidate = (root / local_path).resolve()
+    if "\x00" in local_path or not candidate.is_relative_to(root) or candidate == root:
+        raise PermanentError("local_path must name a file inside the work dir")
+    return candidate
+
+
+def object_metadata(request: PushRequest, parsed: ParsedKey) -> dict[str, str]:
+    ids = {"user-id": parsed.user_id, "file-type": parsed.file_type}
+    if parsed.project_id:
+        ids["project-id"] = parsed.project_id
+    if parsed.video_id:
+        ids["video-id"] = parsed.video_id
+    return {**request.metadata, **ids, REQUEST_ID_META: request.request_id}
+
+
+def created_event(bucket: str, parsed: ParsedKey, stored: StoredObject) -> ObjectEvent:
+    data = ObjectEventData(
+        action="CompleteMultipartUpload" if "-" in stored.etag else "PutObject",
+        bucket=bucket,
+        object=R2Object(key=stored.key, size=stored.size, eTag=stored.etag),
+        eventTime=utcnow(),
+        user_id=parsed.user_id,
+        project_id=parsed.project_id,
+        video_id=parsed.video_id,
+        file_type=parsed.file_type,
+        content_type=stored.content_type,
+        scene_id=stored.metadata.get("scene-id"),
+        metadata={k: v for k, v in stored.metadata.items() if k not in IDENTITY_META},
+    )
+    return object_event(OBJECT_CREATED, data)
+
+
+@dataclass
+class StorageService:
+    store: ObjectStore
+    bus: EventBus
+    topology: Topology
+    work_dir: Path
+    presign_ttl_seconds: int
+
+    async def push(self, request: PushRequest) -> ObjectEvent:
+        """Upload, verify, announce. Safe to repeat: the same bytes give the same event id."""
+        parsed = parse_or_reject(request.key)
+        path = inside_work_dir(self.work_dir, request.local_path)
+        stored = await self._upload_or_find(request, parsed, path)
+        event = created_event(self.store.bucket, parsed, stored)
+        await self.bus.publish(self.topology.object_created, encode(event), msg_id=event.id)
+        return event
+
+    async def _upload_or_find(
+        self, request: PushRequest, parsed: ParsedKey, path: Path
+    ) -> StoredObject:
+        if path.is_file():
+            metadata = object_metadata(request, parsed)
+            if request.scene_id:
+                metadata["scene-id"] = request.scene_id
+            return await self.store.put_file(request.key, path, request.content_type, metadata)
+        # The work file goes once the object is announced; a redelivery may find it gone.
+        stored = await self.store.head(request.key)
+        if stored is None or stored.metadata.get(REQUEST_ID_META) != request.request_id:
+            raise PermanentError(f"local file to push is missing: {path.name}")
+        return stored
+
+    async def presign(self, request: PresignRequest) -> str:
+        parse_or_reject(request.key)
+        return await self.store.presign_get(request.key, self.presign_ttl_seconds)
