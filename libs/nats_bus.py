@@ -72,6 +72,7 @@ class NatsBus:
             try:
                 yield await sub.fetch(size, timeout=1.0)  # type: ignore[attr-defined]
             except TimeoutError:
+                _reraise_swallowed_cancel()
                 continue
             except NatsError as exc:
                 log.warning("fetch_failed", error=repr(exc))
@@ -154,6 +155,13 @@ class NatsBus:
             await self._nc.flush(timeout=2)
         except (NatsError, TimeoutError) as exc:
             raise TransientError(f"NATS did not answer: {exc!r}") from exc
+
+
+def _reraise_swallowed_cancel() -> None:
+    """Python 3.11's wait_for can turn a cancel into a timeout; a cancelled loop must stop."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
 
 
 @contextlib.asynccontextmanager

@@ -30,7 +30,7 @@ from services.ingest.service import (
 )
 
 log = structlog.get_logger(__name__)
-PRINCIPAL = "principal"
+PRINCIPAL = web.RequestKey("principal", Principal)
 PUBLIC_API = frozenset({"/api/v1/openapi.json"})
 
 
@@ -49,8 +49,7 @@ def auth_middleware(secret: str) -> Callable[..., Awaitable[web.StreamResponse]]
 
 
 def principal_of(request: web.Request) -> Principal:
-    principal: Principal = request[PRINCIPAL]
-    return principal
+    return request[PRINCIPAL]
 
 
 async def json_object(request: web.Request) -> dict[str, Any]:

@@ -1,0 +1,97 @@
+"""Session fixtures: real nats-server, nanio and SecantusDB on free ports in a temp dir.
+
+Each test gets its own NATS prefix (subjects and streams), bucket, database and data dir.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from aiohttp import ClientSession
+from pydantic import SecretStr
+from pymongo import AsyncMongoClient
+
+from deploy.servers import free_port, load_processes, placeholder_values, start_server, stop_process
+from libs.records import COLLECTION
+from libs.runtime import open_object_store
+from libs.settings import Settings
+from tests.support import make_video
+
+
+@pytest.fixture(scope="session")
+def server_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    """Start the three real servers once per session and stop them at the end."""
+    root = tmp_path_factory.mktemp("servers")
+    settings = Settings(
+        _env_file=None,
+        nats_url=f"nats://127.0.0.1:{free_port()}",
+        r2_endpoint_url=f"http://127.0.0.1:{free_port()}",
+        mongodb_uri=f"mongodb://127.0.0.1:{free_port()}",
+        data_dir=root,
+    )
+    servers, _services = load_processes(placeholder_values(settings))
+    started: list[subprocess.Popen[bytes]] = []
+    try:
+        for spec in servers:
+            started.append(start_server(spec, root / "logs"))
+        yield settings
+    finally:
+        for process in reversed(started):
+            stop_process(process)
+
+
+@pytest.fixture
+def settings(server_settings: Settings, tmp_path: Path) -> Settings:
+    tag = uuid.uuid4().hex[:10]
+    return server_settings.model_copy(
+        update={
+            "nats_prefix": f"t{tag}.",
+            "r2_bucket_name": f"test-{tag}",
+            "mongodb_db": f"test_{tag}",
+            "data_dir": tmp_path / "data",
+            "auth_jwt_secret": SecretStr(f"test-secret-{tag}-long-enough-for-hs256"),
+            "ack_wait_seconds": 4.0,
+            "retry_base_seconds": 0.2,
+            "retry_cap_seconds": 1.0,
+            "max_tries": 4,
+            "http_port": 0,
+            "storage_health_port": 0,
+            "tracking_health_port": 0,
+            "render_health_port": 0,
+        }
+    )
+
+
+@pytest_asyncio.fixture
+async def bucket(settings: Settings) -> AsyncIterator[Any]:
+    """The test's own bucket (created), as a raw aiobotocore client bound to it."""
+    async with open_object_store(settings) as store:
+        await store.ensure_bucket()
+        yield store
+
+
+@pytest_asyncio.fixture
+async def records_collection(settings: Settings) -> AsyncIterator[Any]:
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(settings.mongodb_uri, tz_aware=True)
+    try:
+        yield client[settings.mongodb_db][COLLECTION]
+    finally:
+        await client.drop_database(settings.mongodb_db)
+        await client.close()
+
+
+@pytest_asyncio.fixture
+async def http() -> AsyncIterator[ClientSession]:
+    async with ClientSession() as session:
+        yield session
+
+
+@pytest.fixture(scope="session")
+def small_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_video(tmp_path_factory.mktemp("media") / "small.mp4", seconds=2.0)

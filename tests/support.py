@@ -1,0 +1,146 @@
+"""Test helpers: real media made with ffmpeg, services run in-process or as subprocesses."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from aiohttp import ClientSession, web
+
+from libs.auth import issue_token
+from libs.media import ffmpeg_exe
+from libs.runtime import open_bus, open_object_store, open_records, topology_of
+from libs.settings import Settings
+from services.ingest.app import IngestDeps
+from services.ingest.app import build_app as build_ingest
+from services.storage.app import StorageDeps
+from services.storage.app import build_app as build_storage
+from services.tracking.app import TrackingDeps
+from services.tracking.app import build_app as build_tracking
+
+
+def bearer(settings: Settings, user: str, admin: bool = False) -> dict[str, str]:
+    token = issue_token(settings.auth_jwt_secret.get_secret_value(), user, admin=admin)
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def create_project(http: ClientSession, base: str, headers: dict[str, str]) -> str:
+    async with http.post(f"{base}/api/v1/projects", json={"name": "demo"}, headers=headers) as r:
+        assert r.status == 201, await r.text()
+        project_id: str = (await r.json())["project_id"]
+        return project_id
+
+
+async def upload(
+    http: ClientSession, base: str, headers: dict[str, str], project_id: str, video: Path
+) -> dict[str, Any]:
+    url = f"{base}/api/v1/projects/{project_id}/videos?filename={video.name}"
+    with video.open("rb") as body:
+        async with http.post(url, data=body, headers=headers) as response:
+            assert response.status == 202, await response.text()
+            answer: dict[str, Any] = await response.json()
+            return answer
+
+
+def make_video(path: Path, seconds: float = 2.0, size: str = "320x240") -> Path:
+    """A real H.264/AAC MP4 from ffmpeg's test sources."""
+    subprocess.run(
+        [ffmpeg_exe(), "-v", "error", "-y",
+         "-f", "lavfi", "-i", f"testsrc2=size={size}:rate=25:duration={seconds}",
+         "-f", "lavfi", "-i", f"sine=frequency=440:duration={seconds}",
+         "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-shortest", str(path)],
+        check=True,
+    )  # fmt: skip
+    return path
+
+
+def make_raw_video(path: Path, megabytes: int) -> Path:
+    """A large but quick-to-make video: uncompressed frames in Matroska."""
+    frame_bytes = 320 * 240 * 3 // 2
+    frames = max(1, megabytes * 1024 * 1024 // frame_bytes)
+    subprocess.run(
+        [ffmpeg_exe(), "-v", "error", "-y",
+         "-f", "lavfi", "-i", f"testsrc2=size=320x240:rate=25",
+         "-frames:v", str(frames), "-c:v", "rawvideo", "-pix_fmt", "yuv420p", str(path)],
+        check=True,
+    )  # fmt: skip
+    return path
+
+
+async def eventually(
+    check: Callable[[], Awaitable[Any]], timeout: float = 30.0, interval: float = 0.1
+) -> Any:
+    """Poll until `check` returns something truthy; fail with its last answer."""
+    deadline = time.monotonic() + timeout
+    result: Any = None
+    while time.monotonic() < deadline:
+        result = await check()
+        if result:
+            return result
+        await asyncio.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s; last: {result!r}")
+
+
+@contextlib.asynccontextmanager
+async def serving(app: web.Application) -> AsyncIterator[str]:
+    """Run an app on a free port of a real socket; yield its base URL."""
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
+    finally:
+        await runner.cleanup()
+
+
+@contextlib.asynccontextmanager
+async def ingest(settings: Settings) -> AsyncIterator[str]:
+    async with open_bus(settings, "ingest") as bus, open_records(settings) as records:
+        deps = IngestDeps(bus=bus, records=records, topology=topology_of(settings))
+        async with serving(build_ingest(settings, deps)) as url:
+            yield url
+
+
+@contextlib.asynccontextmanager
+async def storage(settings: Settings) -> AsyncIterator[str]:
+    async with open_bus(settings, "storage") as bus, open_object_store(settings) as store:
+        deps = StorageDeps(bus=bus, store=store, topology=topology_of(settings))
+        async with serving(build_storage(settings, deps)) as url:
+            yield url
+
+
+@contextlib.asynccontextmanager
+async def tracking(settings: Settings) -> AsyncIterator[str]:
+    async with open_bus(settings, "tracking") as bus, open_records(settings) as records:
+        await records.ensure_indexes()
+        deps = TrackingDeps(bus=bus, records=records, topology=topology_of(settings))
+        async with serving(build_tracking(settings, deps)) as url:
+            yield url
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The environment that makes a subprocess build the same Settings."""
+    env: dict[str, str] = {}
+    for name, field in Settings.model_fields.items():
+        alias = field.validation_alias
+        env_name = alias.choices[0] if alias is not None else name.upper()  # type: ignore[union-attr]
+        value = getattr(settings, name)
+        env[str(env_name)] = str(value.get_secret_value() if hasattr(value, "get_secret_value") else value)
+    return env
+
+
+def spawn(module: str, settings: Settings, log_path: Path) -> subprocess.Popen[bytes]:
+    """A service as its own process (for kill -9, restarts and RSS measurements)."""
+    env = {**os.environ, **settings_env(settings)}
+    with log_path.open("ab") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", module], env=env, stdout=log, stderr=subprocess.STDOUT
+        )
