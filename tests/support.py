@@ -61,13 +61,13 @@ def make_video(path: Path, seconds: float = 2.0, size: str = "320x240") -> Path:
     return path
 
 
-def make_raw_video(path: Path, megabytes: int) -> Path:
+def make_raw_video(path: Path, megabytes: int, width: int = 320, height: int = 240) -> Path:
     """A large but quick-to-make video: uncompressed frames in Matroska."""
-    frame_bytes = 320 * 240 * 3 // 2
+    frame_bytes = width * height * 3 // 2
     frames = max(1, megabytes * 1024 * 1024 // frame_bytes)
     subprocess.run(
         [ffmpeg_exe(), "-v", "error", "-y",
-         "-f", "lavfi", "-i", f"testsrc2=size=320x240:rate=25",
+         "-f", "lavfi", "-i", f"testsrc2=size={width}x{height}:rate=25",
          "-frames:v", str(frames), "-c:v", "rawvideo", "-pix_fmt", "yuv420p", str(path)],
         check=True,
     )  # fmt: skip

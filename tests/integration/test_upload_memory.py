@@ -1,0 +1,69 @@
+"""Ingest streams uploads to disk: its memory does not grow with the file size."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import psutil
+from aiohttp import ClientSession
+
+from deploy.servers import free_port
+from libs.settings import Settings
+from tests.support import bearer, create_project, eventually, make_raw_video, spawn, upload
+
+MIB = 1024 * 1024
+
+
+@contextlib.asynccontextmanager
+async def peak_rss(pid: int) -> AsyncIterator[list[int]]:
+    """Sample a process's resident memory every 10 ms; the list's one item is the peak."""
+    process = psutil.Process(pid)
+    peak = [process.memory_info().rss]
+
+    async def sample() -> None:
+        while True:
+            peak[0] = max(peak[0], process.memory_info().rss)
+            await asyncio.sleep(0.01)
+
+    task = asyncio.create_task(sample())
+    try:
+        yield peak
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_memory_stays_flat_from_30_to_300_mb(
+    settings: Settings, http: ClientSession, tmp_path: Path
+) -> None:
+    small = make_raw_video(tmp_path / "small.mkv", megabytes=30, width=1280, height=720)
+    large = make_raw_video(tmp_path / "large.mkv", megabytes=300, width=1280, height=720)
+    port = free_port()
+    settings = settings.model_copy(update={"http_port": port})
+    process = spawn("services.ingest.main", settings, tmp_path / "ingest.log")
+    base = f"http://127.0.0.1:{port}"
+    alice = bearer(settings, "alice")
+    try:
+        await eventually(lambda: _answers(http, f"{base}/healthz"), timeout=30)
+        project_id = await create_project(http, base, alice)
+        await upload(http, base, alice, project_id, small)  # warm up imports and buffers
+        async with peak_rss(process.pid) as after_small:
+            await upload(http, base, alice, project_id, small)
+        async with peak_rss(process.pid) as after_large:
+            await upload(http, base, alice, project_id, large)
+    finally:
+        process.terminate()
+        process.wait(10)
+    growth = after_large[0] - after_small[0]
+    assert growth < 20 * MIB, f"RSS grew by {growth / MIB:.1f} MiB for a 270 MB larger upload"
+
+
+async def _answers(http: ClientSession, url: str) -> bool:
+    try:
+        async with http.get(url) as response:
+            return response.status == 200
+    except OSError:
+        return False
