@@ -86,12 +86,14 @@ def _md5_b64(digest: bytes) -> str:
     return base64.b64encode(digest).decode()
 
 
-def _read_part(path: Path, offset: int, length: int) -> bytes:
+def _read_part(path: Path, offset: int, length: int) -> tuple[bytes, bytes]:
+    """A part of a file and its MD5, read and hashed off the event loop."""
     fd = os.open(path, os.O_RDONLY)
     try:
-        return os.pread(fd, length, offset)
+        body = os.pread(fd, length, offset)
     finally:
         os.close(fd)
+    return body, hashlib.md5(body).digest()
 
 
 class S3ObjectStore:
@@ -141,16 +143,15 @@ class S3ObjectStore:
     ) -> StoredObject:
         size = _size_of(path)
         if size <= self._tuning.part_bytes:
-            expected = await self._put_single(key, path, content_type, metadata)
+            expected = await self._put_single(key, path, size, content_type, metadata)
         else:
             expected = await self._put_multipart(key, path, size, content_type, metadata)
         return await self._verify(key, size, expected)
 
     async def _put_single(
-        self, key: str, path: Path, content_type: str, metadata: dict[str, str]
+        self, key: str, path: Path, size: int, content_type: str, metadata: dict[str, str]
     ) -> str:
-        body = await asyncio.to_thread(path.read_bytes)
-        digest = hashlib.md5(body).digest()
+        body, digest = await asyncio.to_thread(_read_part, path, 0, size)
         await s3_call(
             "PutObject",
             self._s3.put_object(
@@ -191,8 +192,8 @@ class S3ObjectStore:
 
         async def one(number: int, offset: int) -> tuple[bytes, dict[str, Any]]:
             async with gate:
-                body = await asyncio.to_thread(_read_part, path, offset, min(part, size - offset))
-                digest = hashlib.md5(body).digest()
+                length = min(part, size - offset)
+                body, digest = await asyncio.to_thread(_read_part, path, offset, length)
                 reply = await s3_call(
                     "UploadPart",
                     self._s3.upload_part(

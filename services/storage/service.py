@@ -36,10 +36,13 @@ def parse_or_reject(key: str) -> ParsedKey:
 
 def inside_work_dir(work_dir: Path, local_path: str) -> Path:
     """Storage only reads files under its work dir, whatever a message says."""
+    refused = PermanentError("local_path must name a file inside the work dir")
+    if "\x00" in local_path:
+        raise refused
     root = work_dir.resolve()
     candidate = (root / local_path).resolve()
-    if "\x00" in local_path or not candidate.is_relative_to(root) or candidate == root:
-        raise PermanentError("local_path must name a file inside the work dir")
+    if not candidate.is_relative_to(root) or candidate == root:
+        raise refused
     return candidate
 
 

@@ -120,7 +120,7 @@ async def nothing_left_unacked(bus: EventBus, spec: ConsumerSpec, settings: Sett
     client = await nats.connect(settings.nats_url)
     try:
         info = await client.jetstream().consumer_info(spec.stream, spec.durable)
-        return info.num_ack_pending == 0 and info.num_pending == 0
+        return bool(info.num_ack_pending == 0 and info.num_pending == 0)
     finally:
         await client.close()
 

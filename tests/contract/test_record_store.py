@@ -18,7 +18,9 @@ LATER = FIRST + timedelta(minutes=5)
 
 
 @pytest_asyncio.fixture
-async def mongo_store(settings: Settings, records_collection: Any) -> AsyncIterator[MongoRecordStore]:
+async def mongo_store(
+    settings: Settings, records_collection: Any
+) -> AsyncIterator[MongoRecordStore]:
     async with mongo_records(settings.mongodb_uri, settings.mongodb_db) as store:
         await store.ensure_indexes()
         yield store

@@ -88,7 +88,7 @@ def test_a_sub_that_is_not_a_valid_user_id_is_unauthorized(sub: object) -> None:
 
 
 def test_alg_none_is_unauthorized() -> None:
-    unsigned = jwt.encode({"sub": "alice", "role": "admin"}, None, algorithm="none")
+    unsigned = jwt.encode({"sub": "alice", "role": "admin"}, "", algorithm="none")
     assert_unauthorized(f"Bearer {unsigned}")
 
 

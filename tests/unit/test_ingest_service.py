@@ -59,7 +59,17 @@ def test_a_project_name_of_the_maximum_length_is_accepted() -> None:
 
 @pytest.mark.parametrize(
     "name",
-    [None, 42, ["Demo"], "", "   ", "n" * (MAX_NAME + 1), "bad\x00name", "bell\x07", "rtl\u202eoverride"],
+    [
+        None,
+        42,
+        ["Demo"],
+        "",
+        "   ",
+        "n" * (MAX_NAME + 1),
+        "bad\x00name",
+        "bell\x07",
+        "rtl\u202eoverride",
+    ],
 )
 def test_invalid_project_names_are_unprocessable(name: object) -> None:
     with pytest.raises(ProblemError) as caught:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from libs.media import MediaInfo, NotAVideoError, parse_probe, probe_video
+from libs.media import MediaInfo, NotAVideoError, ffmpeg_exe, parse_probe, probe_video
 
 # stderr of `ffmpeg -hide_banner -nostdin -i FILE -map 0:v:0 -f null -frames:v 1 -`
 MP4 = """\
@@ -48,6 +50,18 @@ Stream mapping:
   Stream #0:1 -> #0:0 (png (native) -> wrapped_avframe (native))
 """
 
+M4A_WITH_COVER = """\
+Input #0, mov,mp4,m4a,3gp,3g2,mj2, from 'a.m4a':
+  Metadata:
+    major_brand     : M4A
+  Duration: 00:00:02.00, start: 0.000000, bitrate: 87 kb/s
+  Stream #0:0[0x1](und): Audio: aac (LC) (mp4a / 0x6134706D), 44100 Hz, mono, fltp, 69 kb/s
+  Stream #0:1[0x0]: Video: mjpeg (Baseline), yuvj444p(pc, bt470bg/unknown/unknown), 64x64 \
+[SAR 1:1 DAR 1:1], 90k tbr, 90k tbn (attached pic)
+Stream mapping:
+  Stream #0:1 -> #0:0 (mjpeg (native) -> wrapped_avframe (native))
+"""
+
 MPEGTS = """\
 Input #0, mpegts, from 'a.ts':
   Duration: 00:00:02.02, start: 1.400000, bitrate: 834 kb/s
@@ -74,7 +88,9 @@ def test_mp4_gives_container_size_duration_and_content_type() -> None:
     ("hint", "extension", "content_type"),
     [("mov", "mov", "video/quicktime"), ("m4v", "m4v", "video/x-m4v"), ("mkv", "mp4", "video/mp4")],
 )
-def test_mp4_family_keeps_a_matching_hint_only(hint: str, extension: str, content_type: str) -> None:
+def test_mp4_family_keeps_a_matching_hint_only(
+    hint: str, extension: str, content_type: str
+) -> None:
     info = parse_probe(MP4, hint_extension=hint)
     assert (info.extension, info.content_type) == (extension, content_type)
 
@@ -92,11 +108,18 @@ def test_an_unknown_duration_is_zero() -> None:
     assert parse_probe(text).duration == 0.0
 
 
-@pytest.mark.parametrize(
-    "text",
-    [MP3_WITH_COVER, MPEGTS, AUDIO_ONLY, "", "garbage\n", MP4.replace("Input #0", "Input #1")],
-    ids=["mp3-attached-pic", "mpegts", "audio-only", "empty", "garbage", "no-input-line"],
-)
+NOT_VIDEOS = [
+    pytest.param(MP3_WITH_COVER, id="mp3-attached-pic"),
+    pytest.param(M4A_WITH_COVER, id="m4a-attached-pic"),
+    pytest.param(MPEGTS, id="mpegts"),
+    pytest.param(AUDIO_ONLY, id="audio-only"),
+    pytest.param("", id="empty"),
+    pytest.param("garbage\n", id="garbage"),
+    pytest.param(MP4.replace("Input #0", "Input #1"), id="no-input-line"),
+]
+
+
+@pytest.mark.parametrize("text", NOT_VIDEOS)
 def test_anything_but_a_supported_video_is_not_a_video(text: str) -> None:
     with pytest.raises(NotAVideoError):
         parse_probe(text)
@@ -124,3 +147,21 @@ async def test_probe_video_refuses_a_text_file(tmp_path: Path) -> None:
 async def test_probe_video_refuses_a_missing_file(tmp_path: Path) -> None:
     with pytest.raises(NotAVideoError):
         await probe_video(tmp_path / "absent.mp4")
+
+
+def make_song_with_cover(path: Path) -> Path:
+    """AAC audio with a cover image: an MP4-family file whose only video is an attached pic."""
+    subprocess.run(
+        [ffmpeg_exe(), "-v", "error", "-y",
+         "-f", "lavfi", "-i", "sine=duration=1", "-f", "lavfi", "-i", "color=c=red:s=64x64",
+         "-map", "0", "-map", "1", "-frames:v", "1", "-c:a", "aac", "-c:v", "mjpeg",
+         "-disposition:v", "attached_pic", str(path)],
+        check=True,
+    )  # fmt: skip
+    return path
+
+
+async def test_probe_video_refuses_audio_with_cover_art(tmp_path: Path) -> None:
+    song = await asyncio.to_thread(make_song_with_cover, tmp_path / "song.m4a")
+    with pytest.raises(NotAVideoError):
+        await probe_video(song, hint_extension="mp4")

@@ -82,7 +82,8 @@ def test_event_fields_that_contradict_the_key_are_permanent_errors(
 
 
 @pytest.mark.parametrize(
-    "key", ["users/alice/notes.txt", "../users/alice/database.sqlite", "", "users/a b/database.sqlite"]
+    "key",
+    ["users/alice/notes.txt", "../users/alice/database.sqlite", "", "users/a b/database.sqlite"],
 )
 def test_a_key_outside_the_layout_is_a_permanent_error(key: str) -> None:
     with pytest.raises(PermanentError):
