@@ -18,6 +18,7 @@ class MicroBatcher(Generic[T]):
         self._max_wait = max_wait
         self._pending: list[tuple[T, asyncio.Future[None]]] = []
         self._timer: asyncio.TimerHandle | None = None
+        self._writes: set[asyncio.Task[None]] = set()  # strong references while in flight
 
     async def submit(self, item: T) -> None:
         """Return once the batch holding `item` is written; raise what the write raised."""
@@ -35,7 +36,9 @@ class MicroBatcher(Generic[T]):
             self._timer = None
         batch, self._pending = self._pending, []
         if batch:
-            asyncio.ensure_future(self._write(batch))
+            task = asyncio.create_task(self._write(batch))
+            self._writes.add(task)
+            task.add_done_callback(self._writes.discard)
 
     async def _write(self, batch: list[tuple[T, asyncio.Future[None]]]) -> None:
         try:

@@ -13,7 +13,7 @@ MAX_HIGHLIGHTS = 20
 
 
 class Highlight(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     start: float = Field(ge=0)
     end: float = Field(gt=0)

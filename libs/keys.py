@@ -17,10 +17,15 @@ STYLES = ("original", "vertical", "blur", "split")
 
 _USER = rf"users/(?P<user_id>{ID_PATTERN})/"
 _VIDEO = rf"{_USER}projects/(?P<project_id>{ID_PATTERN})/videos/(?P<video_id>{ID_PATTERN})/"
-_CLIP = r"clips/clip_(?P<nn>\d{2})_(?P<vv>\d{2})_(?P<slug>[a-z0-9-]{0,40})_(?P<style>[a-z]+)"
+_NUMBER = r"(?:0[1-9]|[1-9]\d)"
+_CLIP = (
+    rf"clips/clip_(?P<nn>{_NUMBER})_(?P<vv>{_NUMBER})_(?P<slug>[a-z0-9-]{{1,40}})"
+    rf"_(?P<style>{'|'.join(STYLES)})"
+)
+_EXTENSIONS = "|".join(sorted(SOURCE_EXTENSIONS))
 _PATTERNS: tuple[tuple[FileType, re.Pattern[str]], ...] = (
     ("database", re.compile(rf"\A{_USER}database\.sqlite\Z")),
-    ("source", re.compile(rf"\A{_VIDEO}source\.(?P<ext>[a-z0-9]{{2,4}})\Z")),
+    ("source", re.compile(rf"\A{_VIDEO}source\.(?P<ext>{_EXTENSIONS})\Z")),
     ("highlights", re.compile(rf"\A{_VIDEO}highlights\.json\Z")),
     ("clip", re.compile(rf"\A{_VIDEO}{_CLIP}\.mp4\Z")),
     ("thumbnail", re.compile(rf"\A{_VIDEO}{_CLIP}\.jpg\Z")),

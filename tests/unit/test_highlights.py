@@ -142,3 +142,10 @@ def test_overlapping_highlights_are_rejected(spans: tuple[tuple[float, float], .
         check_against_duration(highlights(*spans), duration=60)
     assert caught.value.status == 422
     assert "overlaps" in caught.value.detail
+
+
+@pytest.mark.parametrize("value", ["Infinity", "NaN", "-Infinity"])
+def test_non_finite_times_are_422(value: str) -> None:
+    with pytest.raises(ProblemError) as raised:
+        parse_highlights(f'[{{"start": 0, "end": {value}, "title": "t"}}]')
+    assert raised.value.status == 422

@@ -202,3 +202,17 @@ def test_any_title_gives_a_clip_key_that_parses(title: str) -> None:
     assert SLUG.match(slugify(title))
     assert parse_key(key).file_type == "clip"
     assert parse_key(thumbnail_key(USER, PROJECT, VIDEO, stem)).file_type == "thumbnail"
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "users/u/projects/p/videos/v/source.exe",
+        "users/u/projects/p/videos/v/clips/clip_01_01_x_sepia.mp4",
+        "users/u/projects/p/videos/v/clips/clip_00_01_x_original.mp4",
+        "users/u/projects/p/videos/v/clips/clip_01_00_x_original.jpg",
+    ],
+)
+def test_parse_key_is_as_strict_as_the_builders(key: str) -> None:
+    with pytest.raises(InvalidKeyError):
+        parse_key(key)
