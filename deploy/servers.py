@@ -15,6 +15,7 @@ import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from pymongo import MongoClient
@@ -50,10 +51,12 @@ def load_processes(values: Mapping[str, str]) -> tuple[list[ProcessSpec], list[P
     return servers, services
 
 
-def _server(entry: Mapping[str, object], values: Mapping[str, str]) -> ProcessSpec:
-    fill = lambda text: str(text).format_map(values)  # noqa: E731
-    argv = [fill(arg) for arg in entry["argv"]]  # type: ignore[attr-defined]
-    env = {k: fill(v) for k, v in dict(entry.get("env", {})).items()}  # type: ignore[call-overload]
+def _server(entry: Mapping[str, Any], values: Mapping[str, str]) -> ProcessSpec:
+    def fill(text: object) -> str:
+        return str(text).format_map(values)
+
+    argv = [fill(arg) for arg in entry["argv"]]
+    env = {k: fill(v) for k, v in dict(entry.get("env", {})).items()}
     return ProcessSpec(str(entry["name"]), argv, env, str(entry["ready"]), fill(entry["url"]))
 
 
@@ -109,7 +112,9 @@ READY_CHECKS: dict[str, Callable[[str], bool]] = {
 }
 
 
-def start_server(spec: ProcessSpec, log_dir: Path, timeout: float = 60.0) -> subprocess.Popen[bytes]:
+def start_server(
+    spec: ProcessSpec, log_dir: Path, timeout: float = 60.0
+) -> subprocess.Popen[bytes]:
     """Start a server in its own session and return once it answers; StackError otherwise."""
     check_port_free(spec.name, spec.url)
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -137,7 +142,9 @@ def wait_until_ready(
     check = READY_CHECKS[spec.ready]
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise StackError(f"{spec.name} exited with {process.returncode}: {_last_line(log_path)}")
+            raise StackError(
+                f"{spec.name} exited with {process.returncode}: {_last_line(log_path)}"
+            )
         try:
             if check(spec.url):
                 return

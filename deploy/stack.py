@@ -37,7 +37,7 @@ def _raise_stop(_signum: int, _frame: FrameType | None) -> None:
 @dataclass
 class Stack:
     settings: Settings
-    servers: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    servers: list[tuple[ProcessSpec, subprocess.Popen[bytes]]] = field(default_factory=list)
     services: dict[str, tuple[ProcessSpec, subprocess.Popen[bytes]]] = field(default_factory=dict)
     restarts: dict[str, int] = field(default_factory=dict)
 
@@ -46,7 +46,7 @@ class Stack:
         if self.settings.embedded:
             for spec in server_specs:
                 say(f"starting {spec.name} ({spec.url})")
-                self.servers.append(start_server(spec, self.settings.data_dir / "logs"))
+                self.servers.append((spec, start_server(spec, self.settings.data_dir / "logs")))
         asyncio.run(bootstrap(self.settings))
         for spec in service_specs:
             self._start_service(spec)
@@ -66,16 +66,19 @@ class Stack:
                     raise StackError(f"{name} keeps exiting (code {process.returncode})")
                 say(f"{name} exited with {process.returncode}; restarting")
                 self._start_service(spec)
-            for server in self.servers:
-                if server.poll() is not None:
-                    raise StackError(f"{server.args[0]} exited with {server.returncode}")
+            self._check_servers()
+
+    def _check_servers(self) -> None:
+        for spec, server in self.servers:
+            if server.poll() is not None:
+                raise StackError(f"{spec.argv[0]} exited with {server.returncode}")
 
     def stop(self) -> None:
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, signal.SIG_IGN)  # a second Ctrl-C must not cut the shutdown short
         for _spec, process in reversed(list(self.services.values())):
             stop_process(process)
-        for server in reversed(self.servers):
+        for _spec, server in reversed(self.servers):
             stop_process(server)
 
 

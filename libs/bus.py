@@ -59,7 +59,14 @@ class EventBus(Protocol):
     ) -> None:
         """Deliver messages to `handler` until cancelled; `on_dead` hears of dead letters."""
 
-    async def request(self, subject: str, payload: bytes, *, timeout: float) -> bytes: ...
+    async def request(
+        self,
+        subject: str,
+        payload: bytes,
+        *,
+        timeout: float,  # noqa: ASYNC109 - a NATS request takes a deadline
+    ) -> bytes:
+        """Ask one responder on `subject`; `timeout` is the request's own deadline."""
 
     async def serve(self, subject: str, responder: Responder) -> None:
         """Answer requests on `subject` (as one of a queue group) until the bus closes."""
@@ -117,12 +124,17 @@ class InMemoryBus:
     ) -> None:
         position = 0
         while True:
-            async with self._new_message:
-                await self._new_message.wait_for(lambda: position < len(self._log))
+            await self._wait_for_message_at(position)
             subject, data = self._log[position]
             position += 1
             if subject.startswith(spec.subject.removesuffix(">")):
                 await self._deliver(subject, data, handler, on_dead)
+
+    async def _wait_for_message_at(self, position: int) -> None:
+        """Wait until the log holds a message at `position`."""
+        async with self._new_message:
+            while position >= len(self._log):
+                await self._new_message.wait()
 
     async def _deliver(
         self, subject: str, data: bytes, handler: Handler, on_dead: OnDead | None
@@ -141,7 +153,13 @@ class InMemoryBus:
                     await on_dead(delivery, reason)
             return
 
-    async def request(self, subject: str, payload: bytes, *, timeout: float) -> bytes:
+    async def request(
+        self,
+        subject: str,
+        payload: bytes,
+        *,
+        timeout: float,  # noqa: ASYNC109 - a NATS request takes a deadline
+    ) -> bytes:
         responder = self._responders.get(subject)
         if responder is None:
             raise TransientError(f"no responder for {subject}")

@@ -30,7 +30,7 @@ def utcnow() -> datetime:
 class R2Object(_Message):
     key: str
     size: int = Field(ge=0)
-    eTag: str  # noqa: N815 - the field name of R2's event notifications
+    eTag: str  # the field name of R2's event notifications
 
 
 class ObjectEventData(_Message):
@@ -39,7 +39,7 @@ class ObjectEventData(_Message):
     action: Literal["PutObject", "CompleteMultipartUpload", "DeleteObject", "DeleteObjects"]
     bucket: str
     object: R2Object
-    eventTime: datetime  # noqa: N815 - the field name of R2's event notifications
+    eventTime: datetime  # the field name of R2's event notifications
     user_id: str
     project_id: str | None
     video_id: str | None
@@ -73,7 +73,7 @@ def object_event(event_type: str, data: ObjectEventData) -> ObjectEvent:
     event_id = object_event_id(event_type, data.bucket, data.object.key, data.object.eTag)
     return ObjectEvent(
         id=event_id, type=event_type, time=data.eventTime, subject=data.object.key, data=data
-    )  # type: ignore[arg-type]
+    )
 
 
 class PushRequest(_Message):

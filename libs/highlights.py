@@ -12,6 +12,10 @@ Style = Literal["original", "vertical", "blur", "split"]
 MAX_HIGHLIGHTS = 20
 
 
+def _default_styles() -> list[Style]:
+    return ["original"]
+
+
 class Highlight(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
@@ -19,7 +23,7 @@ class Highlight(BaseModel):
     end: float = Field(gt=0)
     title: str = Field(min_length=1, max_length=200)
     description: str = Field(default="", max_length=2000)
-    styles: list[Style] = Field(default_factory=lambda: ["original"], min_length=1, max_length=4)
+    styles: list[Style] = Field(default_factory=_default_styles, min_length=1, max_length=4)
 
     @model_validator(mode="after")
     def _ordered(self) -> Highlight:

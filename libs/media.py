@@ -28,6 +28,7 @@ _CONTAINERS = {
     "matroska,webm": ("mkv", "webm"),
     "avi": ("avi",),
 }
+PROBE_TIMEOUT_SECONDS = 60.0
 _INPUT = re.compile(r"^Input #0, (?P<format>[^ ]+), from", re.MULTILINE)
 _DURATION = re.compile(r"Duration: (?P<h>\d+):(?P<m>\d{2}):(?P<s>\d{2}(?:\.\d+)?)")
 _VIDEO = re.compile(r"Stream #0:\d+\S*: Video: (?P<codec>\w+).*?, (?P<w>\d+)x(?P<h>\d+)")
@@ -52,7 +53,8 @@ class MediaInfo:
 
 @cache
 def ffmpeg_exe() -> str:
-    return imageio_ffmpeg.get_ffmpeg_exe()
+    exe: str = imageio_ffmpeg.get_ffmpeg_exe()
+    return exe
 
 
 def _probe_args(path: Path) -> list[str]:
@@ -61,7 +63,7 @@ def _probe_args(path: Path) -> list[str]:
     return args
 
 
-async def probe_video(path: Path, hint_extension: str = "", timeout: float = 60.0) -> MediaInfo:
+async def probe_video(path: Path, hint_extension: str = "") -> MediaInfo:
     """Decode the first video frame; NotAVideoError unless that works."""
     process = await asyncio.create_subprocess_exec(
         *_probe_args(path),
@@ -69,7 +71,7 @@ async def probe_video(path: Path, hint_extension: str = "", timeout: float = 60.
         stderr=asyncio.subprocess.PIPE,
     )
     try:
-        _, stderr = await asyncio.wait_for(process.communicate(), timeout)
+        _, stderr = await asyncio.wait_for(process.communicate(), PROBE_TIMEOUT_SECONDS)
     except TimeoutError as exc:
         with contextlib.suppress(ProcessLookupError):
             process.kill()

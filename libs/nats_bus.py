@@ -11,6 +11,7 @@ import structlog
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.errors import Error as NatsError
+from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
 from nats.js.errors import BadRequestError
 
@@ -67,10 +68,12 @@ class NatsBus:
         async for messages in self._batches(sub, spec.batch):
             await asyncio.gather(*(self._dispatch(m, handler, on_dead) for m in messages))
 
-    async def _batches(self, sub: object, size: int) -> AsyncIterator[list[Msg]]:
+    async def _batches(
+        self, sub: JetStreamContext.PullSubscription, size: int
+    ) -> AsyncIterator[list[Msg]]:
         while True:
             try:
-                yield await sub.fetch(size, timeout=1.0)  # type: ignore[attr-defined]
+                yield await sub.fetch(size, timeout=1.0)
             except TimeoutError:
                 _reraise_swallowed_cancel()
                 continue
@@ -135,7 +138,13 @@ class NatsBus:
         finally:
             task.cancel()
 
-    async def request(self, subject: str, payload: bytes, *, timeout: float) -> bytes:
+    async def request(
+        self,
+        subject: str,
+        payload: bytes,
+        *,
+        timeout: float,  # noqa: ASYNC109 - a NATS request takes a deadline
+    ) -> bytes:
         try:
             reply = await self._nc.request(subject, payload, timeout=timeout)
         except (NatsError, TimeoutError) as exc:

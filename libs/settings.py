@@ -34,9 +34,7 @@ class Settings(BaseSettings):
     http_host: str = Field("127.0.0.1", validation_alias=_env("CLIPTRAIL_HTTP_HOST"))
     http_port: int = Field(8080, validation_alias=_env("CLIPTRAIL_HTTP_PORT"))
     storage_health_port: int = Field(8081, validation_alias=_env("CLIPTRAIL_STORAGE_HEALTH_PORT"))
-    tracking_health_port: int = Field(
-        8082, validation_alias=_env("CLIPTRAIL_TRACKING_HEALTH_PORT")
-    )
+    tracking_health_port: int = Field(8082, validation_alias=_env("CLIPTRAIL_TRACKING_HEALTH_PORT"))
     render_health_port: int = Field(8083, validation_alias=_env("CLIPTRAIL_RENDER_HEALTH_PORT"))
     data_dir: Path = Field(Path(".data"), validation_alias=_env("CLIPTRAIL_DATA_DIR"))
     embedded: bool = Field(True, validation_alias=_env("CLIPTRAIL_EMBEDDED"))

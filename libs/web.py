@@ -18,7 +18,8 @@ log = structlog.get_logger(__name__)
 PROBLEM_JSON = "application/problem+json"
 _REQUEST_ID = re.compile(r"\A[A-Za-z0-9._-]{1,64}\Z")
 Check = Callable[[], Awaitable[None]]
-CHECKS = web.AppKey("checks", dict[str, Check])
+CHECK_TIMEOUT_SECONDS = 3.0
+CHECKS = web.AppKey("checks", Mapping[str, Check])
 
 
 def problem(status: int, title: str, detail: str = "", **extra: Any) -> web.Response:
@@ -67,17 +68,18 @@ async def healthz(_request: web.Request) -> web.Response:
 
 
 async def readyz(request: web.Request) -> web.Response:
-    failing = await failing_checks(request.app[CHECKS])
+    checks = request.app[CHECKS]
+    failing = await failing_checks(checks)
     if failing:
         detail = "Not answering: " + ", ".join(sorted(failing))
         return problem(503, "Service Unavailable", detail, failing=failing)
-    return web.json_response({"status": "ready", "checks": sorted(request.app[CHECKS])})
+    return web.json_response({"status": "ready", "checks": sorted(checks)})
 
 
-async def failing_checks(checks: Mapping[str, Check], timeout: float = 3.0) -> dict[str, str]:
+async def failing_checks(checks: Mapping[str, Check]) -> dict[str, str]:
     async def run(check: Check) -> str | None:
         try:
-            await asyncio.wait_for(check(), timeout)
+            await asyncio.wait_for(check(), CHECK_TIMEOUT_SECONDS)
         except Exception as exc:
             return f"{type(exc).__name__}: {exc}"[:300]
         return None
@@ -86,7 +88,7 @@ async def failing_checks(checks: Mapping[str, Check], timeout: float = 3.0) -> d
     return {name: error for name, error in zip(checks, results, strict=True) if error}
 
 
-def add_health_routes(app: web.Application, checks: dict[str, Check]) -> None:
+def add_health_routes(app: web.Application, checks: Mapping[str, Check]) -> None:
     app[CHECKS] = checks
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)

@@ -133,7 +133,9 @@ def settings_env(settings: Settings) -> dict[str, str]:
         alias = field.validation_alias
         env_name = alias.choices[0] if alias is not None else name.upper()  # type: ignore[union-attr]
         value = getattr(settings, name)
-        env[str(env_name)] = str(value.get_secret_value() if hasattr(value, "get_secret_value") else value)
+        env[str(env_name)] = str(
+            value.get_secret_value() if hasattr(value, "get_secret_value") else value
+        )
     return env
 
 

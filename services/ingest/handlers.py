@@ -120,7 +120,9 @@ class IngestHandlers:
             check_against_duration(highlights, info.duration)
         final = uploads.finalize(part, info.extension)
         local = str(final.relative_to(self.work_dir))
-        return AcceptedUpload(project_id, video_id, info, received.size, filename, local), highlights
+        return AcceptedUpload(
+            project_id, video_id, info, received.size, filename, local
+        ), highlights
 
 
 @dataclass

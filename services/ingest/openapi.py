@@ -31,16 +31,26 @@ SCHEMAS: dict[str, Any] = {
     },
     "Project": {
         "type": "object",
-        "properties": {"project_id": _ID, "name": {"type": "string"}, "created_at": {"type": "string"}},
+        "properties": {
+            "project_id": _ID,
+            "name": {"type": "string"},
+            "created_at": {"type": "string"},
+        },
     },
     "ProjectList": {
         "type": "object",
-        "properties": {"projects": {"type": "array", "items": {"$ref": "#/components/schemas/Project"}}},
+        "properties": {
+            "projects": {"type": "array", "items": {"$ref": "#/components/schemas/Project"}}
+        },
     },
     "ProjectDetail": {
         "allOf": [
             {"$ref": "#/components/schemas/Project"},
-            {"properties": {"videos": {"type": "array", "items": {"$ref": "#/components/schemas/Video"}}}},
+            {
+                "properties": {
+                    "videos": {"type": "array", "items": {"$ref": "#/components/schemas/Video"}}
+                }
+            },
         ]
     },
     "Accepted": {
@@ -81,22 +91,51 @@ _UPLOAD_BODY = {
 
 PATHS: dict[str, Any] = {
     "/healthz": {"get": {"summary": "Liveness", "security": [], "responses": _HEALTH}},
-    "/readyz": {"get": {"summary": "Readiness of NATS, object store, MongoDB", "security": [], "responses": _HEALTH}},
-    "/api/v1/openapi.json": {"get": {"summary": "This document", "security": [], "responses": {"200": {"description": "OpenAPI 3.1"}}}},
+    "/readyz": {
+        "get": {
+            "summary": "Readiness of NATS, object store, MongoDB",
+            "security": [],
+            "responses": _HEALTH,
+        }
+    },
+    "/api/v1/openapi.json": {
+        "get": {
+            "summary": "This document",
+            "security": [],
+            "responses": {"200": {"description": "OpenAPI 3.1"}},
+        }
+    },
     "/api/v1/projects": {
         "post": {
             "summary": "Create a project",
-            "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object", "required": ["name"], "properties": {"name": {"type": "string", "maxLength": 200}}}}}},
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["name"],
+                            "properties": {"name": {"type": "string", "maxLength": 200}},
+                        }
+                    }
+                },
+            },
             "responses": _answers("201", "Project", 400, 422),
         },
         "get": {"summary": "List your projects", "responses": _answers("200", "ProjectList")},
     },
     "/api/v1/projects/{project_id}": {
         "parameters": [_PROJECT_ID],
-        "get": {"summary": "A project and its videos", "responses": _answers("200", "ProjectDetail", 404)},
+        "get": {
+            "summary": "A project and its videos",
+            "responses": _answers("200", "ProjectDetail", 404),
+        },
     },
     "/api/v1/projects/{project_id}/videos": {
-        "parameters": [_PROJECT_ID, {"name": "filename", "in": "query", "schema": {"type": "string"}}],
+        "parameters": [
+            _PROJECT_ID,
+            {"name": "filename", "in": "query", "schema": {"type": "string"}},
+        ],
         "post": {
             "summary": "Upload a video (raw body or multipart)",
             "requestBody": _UPLOAD_BODY,
@@ -117,7 +156,9 @@ def openapi_document() -> dict[str, Any]:
         "paths": PATHS,
         "components": {
             "schemas": SCHEMAS,
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+            },
         },
         "security": [{"bearer": []}],
     }

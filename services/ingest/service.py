@@ -102,8 +102,12 @@ class IngestService:
         try:
             await self.bus.publish(self.topology.push, encode(request), msg_id=request.request_id)
         except CliptrailError as exc:
-            await self.catalog.move_video(user_id, video.video_id, "failed", ("uploading",), str(exc))
-            raise ProblemError(503, "Service Unavailable", "The upload could not be queued.") from exc
+            await self.catalog.move_video(
+                user_id, video.video_id, "failed", ("uploading",), str(exc)
+            )
+            raise ProblemError(
+                503, "Service Unavailable", "The upload could not be queued."
+            ) from exc
         return video
 
     async def url_for(self, video: Video) -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,7 +25,9 @@ from libs.topology import Topology
 
 REQUEST_ID_META = "push-request-id"
 # Object metadata that repeats the key's parts; records carry those as fields already.
-IDENTITY_META = frozenset({REQUEST_ID_META, "user-id", "project-id", "video-id", "file-type", "scene-id"})
+IDENTITY_META = frozenset(
+    {REQUEST_ID_META, "user-id", "project-id", "video-id", "file-type", "scene-id"}
+)
 
 
 def parse_or_reject(key: str) -> ParsedKey:
@@ -92,7 +95,7 @@ class StorageService:
     async def _upload_or_find(
         self, request: PushRequest, parsed: ParsedKey, path: Path
     ) -> StoredObject:
-        if path.is_file():
+        if await asyncio.to_thread(path.is_file):
             metadata = object_metadata(request, parsed)
             if request.scene_id:
                 metadata["scene-id"] = request.scene_id

@@ -66,7 +66,9 @@ async def upload_until_tracked(
     peak = ingest.memory_info().rss
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None)) as http:
         await wait_healthy(http, f"{base}/readyz")
-        async with http.post(f"{base}/api/v1/projects", json={"name": "bench"}, headers=headers) as r:
+        async with http.post(
+            f"{base}/api/v1/projects", json={"name": "bench"}, headers=headers
+        ) as r:
             project_id = (await r.json())["project_id"]
         started = time.perf_counter()
         url = f"{base}/api/v1/projects/{project_id}/videos?filename=bench.mkv"
@@ -114,7 +116,9 @@ def main() -> None:
         os.environ.update(env)
         processes = [spawn(module, settings, root / "services.log") for module in SERVICES]
         try:
-            accepted, ours, peak = asyncio.run(upload_until_tracked(settings, video, processes[-1].pid))
+            accepted, ours, peak = asyncio.run(
+                upload_until_tracked(settings, video, processes[-1].pid)
+            )
             theirs = s5cmd_copy(settings, video)
         finally:
             for process in reversed(processes + started):

@@ -6,8 +6,8 @@ from typing import Any
 
 from aiohttp import ClientSession
 
-from libs.settings import Settings
 from libs.runtime import open_bus, open_records, topology_of
+from libs.settings import Settings
 from services.ingest.app import IngestDeps, build_app
 from tests.support import ingest, serving, storage, tracking
 
@@ -23,13 +23,16 @@ async def test_readyz_names_what_does_not_answer(
             body = await response.json()
         assert set(body["failing"]) == {"object_store"}
         assert "object_store" in body["detail"]
-        async with storage(settings):
-            async with http.get(f"{base}/readyz") as response:
-                assert response.status == 200, await response.text()
+        async with storage(settings), http.get(f"{base}/readyz") as response:
+            assert response.status == 200, await response.text()
 
 
-async def test_readyz_reports_an_unreachable_mongodb(settings: Settings, http: ClientSession) -> None:
-    broken = settings.model_copy(update={"mongodb_uri": "mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=500"})
+async def test_readyz_reports_an_unreachable_mongodb(
+    settings: Settings, http: ClientSession
+) -> None:
+    broken = settings.model_copy(
+        update={"mongodb_uri": "mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=500"}
+    )
     async with open_bus(broken, "ingest") as bus, open_records(broken) as records:
         deps = IngestDeps(bus=bus, records=records, topology=topology_of(broken))
         async with serving(build_app(broken, deps)) as base, http.get(f"{base}/readyz") as response:
@@ -37,16 +40,22 @@ async def test_readyz_reports_an_unreachable_mongodb(settings: Settings, http: C
             assert "mongodb" in (await response.json())["failing"]
 
 
-async def test_worker_services_answer_health(settings: Settings, bucket: Any, http: ClientSession) -> None:
+async def test_worker_services_answer_health(
+    settings: Settings, bucket: Any, http: ClientSession
+) -> None:
     async with storage(settings) as storage_url, tracking(settings) as tracking_url:
         for base in (storage_url, tracking_url):
             async with http.get(f"{base}/readyz") as response:
                 assert response.status == 200, await response.text()
 
 
-async def test_openapi_documents_exactly_the_routes(settings: Settings, http: ClientSession) -> None:
+async def test_openapi_documents_exactly_the_routes(
+    settings: Settings, http: ClientSession
+) -> None:
     async with open_bus(settings, "ingest") as bus, open_records(settings) as records:
-        app = build_app(settings, IngestDeps(bus=bus, records=records, topology=topology_of(settings)))
+        app = build_app(
+            settings, IngestDeps(bus=bus, records=records, topology=topology_of(settings))
+        )
         async with serving(app) as base, http.get(f"{base}/api/v1/openapi.json") as response:
             document = await response.json()
     served = {

@@ -41,7 +41,13 @@ def _work_files(settings: Settings) -> list[Path]:
 
 @pytest.mark.parametrize(
     "authorization",
-    [None, "Bearer", "Basic abc", "Bearer not-a-jwt", "Bearer " + jwt.encode({"sub": "x"}, "wrong-secret-wrong-secret-wrong-secret")],
+    [
+        None,
+        "Bearer",
+        "Basic abc",
+        "Bearer not-a-jwt",
+        "Bearer " + jwt.encode({"sub": "x"}, "wrong-secret-wrong-secret-wrong-secret"),
+    ],
 )
 async def test_missing_or_bad_token_is_401(
     api: str, http: ClientSession, authorization: str | None
@@ -94,7 +100,9 @@ async def test_oversized_upload_is_413_early_and_midstream(
     project_id = await create_project(http, api, alice)
     url = f"{api}/api/v1/projects/{project_id}/videos"
     declared = {**alice, "Content-Length": str(2 * 1024 * 1024)}
-    async with http.post(url, data=io.BytesIO(b"x" * (2 * 1024 * 1024)), headers=declared) as response:
+    async with http.post(
+        url, data=io.BytesIO(b"x" * (2 * 1024 * 1024)), headers=declared
+    ) as response:
         body = await problem_of(response, 413)
     assert body["limit"] == 1024 * 1024
 
@@ -135,13 +143,16 @@ async def test_bad_highlights_are_422(
     alice = bearer(settings, "alice")
     project_id = await create_project(http, api, alice)
     form = {"file": io.BytesIO(small_video.read_bytes()), "highlights": highlights}
-    async with http.post(f"{api}/api/v1/projects/{project_id}/videos", data=form, headers=alice) as r:
+    async with http.post(
+        f"{api}/api/v1/projects/{project_id}/videos", data=form, headers=alice
+    ) as r:
         await problem_of(r, 422)
     assert _work_files(settings) == []
 
 
 @pytest.mark.parametrize(
-    "filename", ["../../etc/passwd.mp4", "a/b.mp4", "..", "evil\x00.mp4", "tab\there.mp4", "back\\slash.mp4"]
+    "filename",
+    ["../../etc/passwd.mp4", "a/b.mp4", "..", "evil\x00.mp4", "tab\there.mp4", "back\\slash.mp4"],
 )
 async def test_path_trick_filenames_are_422(
     api: str, http: ClientSession, settings: Settings, small_video: Path, filename: str
@@ -156,7 +167,9 @@ async def test_path_trick_filenames_are_422(
     assert not (settings.data_dir.parent / "etc").exists()
 
 
-async def test_malformed_json_and_bad_names(api: str, http: ClientSession, settings: Settings) -> None:
+async def test_malformed_json_and_bad_names(
+    api: str, http: ClientSession, settings: Settings
+) -> None:
     alice = {**bearer(settings, "alice"), "Content-Type": "application/json"}
     url = f"{api}/api/v1/projects"
     async with http.post(url, data=b"{not json", headers=alice) as response:

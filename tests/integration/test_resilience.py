@@ -52,7 +52,9 @@ async def test_tracking_outage_loses_no_record(
     alice = bearer(settings, "alice")
     async with storage(settings), ingest(settings) as base:
         project_id = await create_project(http, base, alice)
-        keys = [(await upload(http, base, alice, project_id, small_video))["r2_key"] for _ in range(5)]
+        keys = [
+            (await upload(http, base, alice, project_id, small_video))["r2_key"] for _ in range(5)
+        ]
         for key in keys:
             await eventually(lambda key=key: bucket.head(key))
         assert await records_collection.count_documents({}) == 0
@@ -68,12 +70,16 @@ async def test_duplicate_events_leave_one_record_with_the_same_values(
     async with storage(settings), tracking(settings), ingest(settings) as base:
         project_id = await create_project(http, base, alice)
         key = (await upload(http, base, alice, project_id, small_video))["r2_key"]
-        first = await eventually(lambda: records_collection.find_one({"object_key": key}, {"_id": 0}))
+        first = await eventually(
+            lambda: records_collection.find_one({"object_key": key}, {"_id": 0})
+        )
         [event] = await _stored_events(settings, 1)
         async with open_bus(settings, "replayer") as bus:
             # As NATS dedups by Nats-Msg-Id, a replay needs a fresh id to reach tracking at all.
             for attempt in range(2):
-                await bus.publish(bus.topology.object_created, encode(event), msg_id=f"replay-{attempt}")
+                await bus.publish(
+                    bus.topology.object_created, encode(event), msg_id=f"replay-{attempt}"
+                )
         await asyncio.sleep(1.0)
         again = await records_collection.find_one({"object_key": key}, {"_id": 0})
     assert await records_collection.count_documents({}) == 1
@@ -114,7 +120,9 @@ async def test_poison_push_requests_are_dead_lettered_with_the_reason(
     settings: Settings, bucket: Any
 ) -> None:
     topology = topology_of(settings)
-    bad_key = PushRequest(local_path="uploads/x.mp4", key="users/../etc/passwd", content_type="video/mp4")
+    bad_key = PushRequest(
+        local_path="uploads/x.mp4", key="users/../etc/passwd", content_type="video/mp4"
+    )
     async with storage(settings), open_bus(settings, "poisoner") as bus:
         await bus.publish(topology.push, b"{not json", msg_id="poison-1")
         await bus.publish(topology.push, encode(bad_key), msg_id="poison-2")

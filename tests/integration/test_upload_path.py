@@ -43,12 +43,10 @@ async def test_upload_is_stored_under_the_contract_key_and_tracked(
         await eventually(lambda: _no_work_files(settings))
 
 
-async def test_indexes_exist_on_the_ledger(
-    settings: Settings, records_collection: Any
-) -> None:
+async def test_indexes_exist_on_the_ledger(settings: Settings, records_collection: Any) -> None:
     async with tracking(settings):
         indexes = await records_collection.index_information()
-    keys = {tuple(spec["key"])[0][0]: spec.get("unique", False) for spec in indexes.values()}
+    keys = {next(iter(spec["key"]))[0]: spec.get("unique", False) for spec in indexes.values()}
     assert keys["object_key"] is True
     assert "project_id" in keys and "user_id" in keys
 
