@@ -10,6 +10,7 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from libs.errors import PermanentError
+from libs.highlights import Highlight
 from libs.keys import FileType
 
 OBJECT_CREATED = "storage.object.created"
@@ -40,10 +41,11 @@ class ObjectEventData(_Message):
     bucket: str
     object: R2Object
     eventTime: datetime  # the field name of R2's event notifications
-    user_id: str
+    # None only on deleted events of keys outside the layout (found by a prefix scan)
+    user_id: str | None
     project_id: str | None
     video_id: str | None
-    file_type: FileType
+    file_type: FileType | None
     content_type: str
     scene_id: str | None = None
     metadata: dict[str, str] = Field(default_factory=dict)
@@ -104,6 +106,121 @@ class PresignRequest(_Message):
 
 class PresignReply(_Message):
     url: str | None = None
+    error: str | None = None
+
+
+class Ping(_Message):
+    """Is storage there, and does the bucket answer? (request-reply, cliptrail.rpc.storage.ping)"""
+
+    version: Literal[1] = 1
+
+
+class PingReply(_Message):
+    error: str | None = None
+
+
+class PushReply(_Message):
+    """Answer to a push over request-reply (cliptrail.rpc.storage.push): stored and announced."""
+
+    key: str | None = None
+    size: int | None = None
+    etag: str | None = None
+    error: str | None = None
+    permanent: bool = False
+
+
+class RenderRequest(_Message):
+    """Ask render for a video's clips (internal, cliptrail.work.render.requested).
+
+    ingest publishes it once the source is stored; `highlights` None means render picks them.
+    """
+
+    version: Literal[1] = 1
+    user_id: str
+    project_id: str
+    video_id: str
+    source_key: str
+    highlights: list[Highlight] | None = None
+
+
+RenderState = Literal["rendering", "ready", "failed"]
+
+
+class RenderStatus(_Message):
+    """A video's render progress (internal, cliptrail.work.render.status)."""
+
+    version: Literal[1] = 1
+    user_id: str
+    project_id: str
+    video_id: str
+    status: RenderState
+    error: str | None = None
+
+
+class CleanupRequest(_Message):
+    """Delete a project's objects and records (internal, cliptrail.work.tracking.cleanup)."""
+
+    version: Literal[1] = 1
+    user_id: str
+    project_id: str
+    requested_at: datetime = Field(default_factory=utcnow)
+
+
+class ObjectRef(_Message):
+    key: str
+    etag: str = ""
+
+
+class DeleteRequest(_Message):
+    """Delete up to 1,000 keys (request-reply, cliptrail.rpc.storage.delete)."""
+
+    version: Literal[1] = 1
+    objects: list[ObjectRef] = Field(max_length=1000)
+
+
+class KeyFailure(_Message):
+    key: str
+    error: str
+
+
+class DeleteReply(_Message):
+    deleted: list[str] = Field(default_factory=list)
+    failed: list[KeyFailure] = Field(default_factory=list)
+    error: str | None = None
+
+
+class ListRequest(_Message):
+    """One page of a prefix listing (request-reply, cliptrail.rpc.storage.list)."""
+
+    version: Literal[1] = 1
+    prefix: str
+    continuation_token: str | None = None
+    max_keys: int = Field(default=1000, ge=1, le=1000)
+
+
+class ListedObject(_Message):
+    key: str
+    size: int
+    etag: str
+    last_modified: datetime
+
+
+class ListReply(_Message):
+    objects: list[ListedObject] = Field(default_factory=list)
+    next_token: str | None = None
+    error: str | None = None
+
+
+class HeadRequest(_Message):
+    """What the bucket holds at a key right now (request-reply, cliptrail.rpc.storage.head)."""
+
+    version: Literal[1] = 1
+    key: str
+
+
+class HeadReply(_Message):
+    object: ListedObject | None = None
+    content_type: str | None = None
     error: str | None = None
 
 

@@ -31,6 +31,7 @@ class NatsBus:
         self.topology = topology
         self.policy = policy
         self.ack_wait = ack_wait
+        self._answering: set[asyncio.Task[None]] = set()
 
     async def ensure_streams(self, streams: tuple[StreamSpec, ...]) -> None:
         for spec in streams:
@@ -152,8 +153,15 @@ class NatsBus:
         return reply.data
 
     async def serve(self, subject: str, responder: Responder) -> None:
+        async def respond(msg: Msg) -> None:
+            with contextlib.suppress(NatsError):
+                await msg.respond(await responder(msg.data))
+
         async def answer(msg: Msg) -> None:
-            await msg.respond(await responder(msg.data))
+            # nats-py awaits callbacks one at a time; a task each lets slow answers overlap.
+            task = asyncio.create_task(respond(msg))
+            self._answering.add(task)
+            task.add_done_callback(self._answering.discard)
 
         await self._nc.subscribe(subject, queue="cliptrail", cb=answer)
 

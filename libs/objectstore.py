@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
@@ -17,6 +19,30 @@ class StoredObject:
     etag: str  # without quotes
     content_type: str = "application/octet-stream"
     metadata: dict[str, str] = field(default_factory=dict)
+    last_modified: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ListedEntry:
+    key: str
+    size: int
+    etag: str
+    last_modified: datetime
+
+
+@dataclass(frozen=True)
+class ListPage:
+    entries: list[ListedEntry]
+    next_token: str | None
+
+
+@dataclass(frozen=True)
+class DeleteOutcome:
+    deleted: list[str]
+    failed: dict[str, str]  # key -> reason
+
+
+MAX_DELETE_BATCH = 1000
 
 
 class ObjectStore(Protocol):
@@ -32,6 +58,11 @@ class ObjectStore(Protocol):
     async def head(self, key: str) -> StoredObject | None: ...
 
     async def presign_get(self, key: str, ttl_seconds: int) -> str: ...
+
+    async def delete_many(self, keys: Sequence[str]) -> DeleteOutcome:
+        """Delete up to 1,000 keys in one request; report each key's fate."""
+
+    async def list_page(self, prefix: str, token: str | None, max_keys: int) -> ListPage: ...
 
     async def ping(self) -> None: ...
 
@@ -49,6 +80,8 @@ class MemoryObjectStore:
     def __init__(self, bucket: str = "memory") -> None:
         self.bucket = bucket
         self.objects: dict[str, tuple[bytes, StoredObject]] = {}
+        self.modified: dict[str, datetime] = {}
+        self.failing_keys: set[str] = set()  # deletes of these fail, as a real store's may
 
     async def ensure_bucket(self) -> None:
         return None
@@ -61,14 +94,31 @@ class MemoryObjectStore:
             key, len(body), hashlib.md5(body).hexdigest(), content_type, dict(metadata)
         )
         self.objects[key] = (body, stored)
-        return stored
+        self.modified[key] = datetime.now(UTC)
+        return replace(stored, last_modified=self.modified[key])
 
     async def head(self, key: str) -> StoredObject | None:
         entry = self.objects.get(key)
-        return entry[1] if entry else None
+        return replace(entry[1], last_modified=self.modified[key]) if entry else None
 
     async def presign_get(self, key: str, ttl_seconds: int) -> str:
         return f"memory://{self.bucket}/{key}?ttl={ttl_seconds}"
+
+    async def delete_many(self, keys: Sequence[str]) -> DeleteOutcome:
+        failed = {key: "InternalError: injected" for key in keys if key in self.failing_keys}
+        deleted = [key for key in keys if key not in failed]
+        for key in deleted:
+            self.objects.pop(key, None)
+        return DeleteOutcome(deleted, failed)
+
+    async def list_page(self, prefix: str, token: str | None, max_keys: int) -> ListPage:
+        keys = sorted(k for k in self.objects if k.startswith(prefix) and k > (token or ""))
+        page = keys[:max_keys]
+        entries = [
+            ListedEntry(k, self.objects[k][1].size, self.objects[k][1].etag, self.modified[k])
+            for k in page
+        ]
+        return ListPage(entries, page[-1] if len(keys) > max_keys else None)
 
     async def ping(self) -> None:
         return None

@@ -7,7 +7,7 @@ import base64
 import contextlib
 import hashlib
 import os
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -18,7 +18,13 @@ from aiobotocore.session import get_session
 from botocore.exceptions import BotoCoreError, ClientError
 
 from libs.errors import PermanentError, TransientError
-from libs.objectstore import StoredObject
+from libs.objectstore import (
+    MAX_DELETE_BATCH,
+    DeleteOutcome,
+    ListedEntry,
+    ListPage,
+    StoredObject,
+)
 from libs.settings import Settings
 
 T = TypeVar("T")
@@ -127,6 +133,7 @@ class S3ObjectStore:
             reply["ETag"].strip('"'),
             reply.get("ContentType", "application/octet-stream"),
             dict(reply.get("Metadata", {})),
+            reply.get("LastModified"),
         )
 
     async def presign_get(self, key: str, ttl_seconds: int) -> str:
@@ -137,6 +144,35 @@ class S3ObjectStore:
             "get_object", Params=params, ExpiresIn=ttl_seconds
         )
         return url
+
+    async def delete_many(self, keys: Sequence[str]) -> DeleteOutcome:
+        if len(keys) > MAX_DELETE_BATCH:
+            raise PermanentError(f"at most {MAX_DELETE_BATCH} keys per DeleteObjects")
+        if not keys:
+            return DeleteOutcome([], {})
+        objects = {"Objects": [{"Key": key} for key in keys], "Quiet": False}
+        reply = await s3_call(
+            "DeleteObjects", self._s3.delete_objects(Bucket=self.bucket, Delete=objects)
+        )
+        failed = {
+            e["Key"]: f"{e.get('Code')}: {e.get('Message', '')}" for e in reply.get("Errors", [])
+        }
+        deleted = [d["Key"] for d in reply.get("Deleted", []) if d["Key"] not in failed]
+        unanswered = set(keys) - set(deleted) - set(failed)
+        failed.update({key: "not confirmed by DeleteObjects" for key in unanswered})
+        return DeleteOutcome(deleted, failed)
+
+    async def list_page(self, prefix: str, token: str | None, max_keys: int) -> ListPage:
+        params: dict[str, Any] = {"Bucket": self.bucket, "Prefix": prefix, "MaxKeys": max_keys}
+        if token:
+            params["ContinuationToken"] = token
+        reply = await s3_call("ListObjectsV2", self._s3.list_objects_v2(**params))
+        entries = [
+            ListedEntry(o["Key"], int(o["Size"]), o["ETag"].strip('"'), o["LastModified"])
+            for o in reply.get("Contents", [])
+        ]
+        next_token = reply.get("NextContinuationToken") if reply.get("IsTruncated") else None
+        return ListPage(entries, next_token)
 
     async def put_file(
         self, key: str, path: Path, content_type: str, metadata: dict[str, str]

@@ -52,6 +52,11 @@ class Settings(BaseSettings):
     )
     multipart_concurrency: int = Field(4, validation_alias=_env("CLIPTRAIL_MULTIPART_CONCURRENCY"))
     tracking_batch_size: int = Field(200, validation_alias=_env("CLIPTRAIL_TRACKING_BATCH_SIZE"))
+    render_concurrency: int = Field(1, validation_alias=_env("RENDER_CONCURRENCY"))
+    render_vertical_size: str = Field("720x1280", validation_alias=_env("RENDER_VERTICAL_SIZE"))
+    render_preset: str = Field("veryfast", validation_alias=_env("RENDER_PRESET"))
+    # An encode may take this many times the clip's length (at least a minute) before it is killed.
+    render_timeout_factor: float = Field(10.0, validation_alias=_env("RENDER_TIMEOUT_FACTOR"))
     log_level: str = Field("info", validation_alias=_env("CLIPTRAIL_LOG_LEVEL"))
 
     @property

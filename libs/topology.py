@@ -50,6 +50,34 @@ class Topology:
         return self.subject("cliptrail.work.storage.push-failed")
 
     @property
+    def render_requested(self) -> str:
+        return self.subject("cliptrail.work.render.requested")
+
+    @property
+    def render_status(self) -> str:
+        return self.subject("cliptrail.work.render.status")
+
+    @property
+    def cleanup(self) -> str:
+        return self.subject("cliptrail.work.tracking.cleanup")
+
+    @property
+    def push_rpc(self) -> str:
+        return self.subject("cliptrail.rpc.storage.push")
+
+    @property
+    def delete_rpc(self) -> str:
+        return self.subject("cliptrail.rpc.storage.delete")
+
+    @property
+    def list_rpc(self) -> str:
+        return self.subject("cliptrail.rpc.storage.list")
+
+    @property
+    def head_rpc(self) -> str:
+        return self.subject("cliptrail.rpc.storage.head")
+
+    @property
     def presign(self) -> str:
         return self.subject("cliptrail.rpc.storage.presign")
 

@@ -14,7 +14,7 @@ from aiohttp import web
 from libs.auth import Principal, authenticate
 from libs.bus import Delivery
 from libs.errors import CliptrailError, ProblemError
-from libs.events import ObjectEvent, PushFailed, decode
+from libs.events import ObjectEvent, Ping, PingReply, PushFailed, decode, encode
 from libs.highlights import check_against_duration, parse_highlights
 from libs.keys import InvalidKeyError, new_id, parse_key
 from libs.media import NotAVideoError, probe_video
@@ -134,7 +134,7 @@ class IngestEvents:
 
     async def on_object_created(self, delivery: Delivery) -> None:
         data = decode(ObjectEvent, delivery.data).data
-        if data.file_type != "source" or data.video_id is None:
+        if data.file_type != "source" or data.user_id is None or data.video_id is None:
             return
         await self.catalog.move_video(data.user_id, data.video_id, "stored", ("uploading",))
         uploads.discard_work_files(self.work_dir, data.video_id)
@@ -154,6 +154,8 @@ class IngestEvents:
 
 
 async def check_storage(service: IngestService) -> None:
-    reply = await service.bus.request(service.topology.storage_ping, b"{}", timeout=3)
-    if json.loads(reply).get("error"):
-        raise CliptrailError(json.loads(reply)["error"])
+    payload = encode(Ping())
+    reply = await service.bus.request(service.topology.storage_ping, payload, timeout=3)
+    error = decode(PingReply, reply).error
+    if error:
+        raise CliptrailError(error)

@@ -119,7 +119,10 @@ class IngestService:
         except CliptrailError as exc:
             log.warning("presign_unavailable", error=str(exc))
             return None
-        return decode(PresignReply, reply).url
+        answer = decode(PresignReply, reply)
+        if answer.error:
+            log.warning("presign_refused", error=answer.error)
+        return answer.url
 
 
 @dataclass(frozen=True)

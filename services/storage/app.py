@@ -35,8 +35,8 @@ def build_app(settings: Settings, deps: StorageDeps) -> web.Application:
     add_health_routes(app, {"nats": deps.bus.ping, "object_store": deps.store.ping})
 
     async def answer_requests(_app: web.Application) -> AsyncIterator[None]:
-        await deps.bus.serve(deps.topology.presign, handlers.on_presign)
-        await deps.bus.serve(deps.topology.storage_ping, handlers.on_ping)
+        for subject, responder in handlers.responders().items():
+            await deps.bus.serve(subject, responder)
         yield
 
     async def consume_pushes() -> None:

@@ -2,17 +2,56 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import structlog
+from pydantic import BaseModel
 
-from libs.bus import Delivery, EventBus
-from libs.errors import CliptrailError
-from libs.events import PresignReply, PresignRequest, PushFailed, PushRequest, decode, encode
+from libs.bus import Delivery, EventBus, Responder
+from libs.errors import CliptrailError, PermanentError
+from libs.events import (
+    DeleteReply,
+    DeleteRequest,
+    HeadReply,
+    HeadRequest,
+    ListReply,
+    ListRequest,
+    Ping,
+    PingReply,
+    PresignReply,
+    PresignRequest,
+    PushFailed,
+    PushReply,
+    PushRequest,
+    decode,
+    encode,
+)
 from libs.topology import Topology
 from services.storage.service import StorageService
 
 log = structlog.get_logger(__name__)
+Req = TypeVar("Req", bound=BaseModel)
+Rep = TypeVar("Rep", bound=BaseModel)
+
+
+def rpc(
+    request_type: type[Req], reply_type: type[Rep], call: Callable[[Req], Awaitable[Rep]]
+) -> Responder:
+    """A request-reply answer: decode, call, encode; a failure becomes the reply's error."""
+
+    async def answer(payload: bytes) -> bytes:
+        try:
+            return encode(await call(decode(request_type, payload)))
+        except PermanentError as exc:
+            extra = {"permanent": True} if "permanent" in reply_type.model_fields else {}
+            return encode(reply_type.model_validate({"error": str(exc), **extra}))
+        except CliptrailError as exc:
+            log.warning("request_failed", request=request_type.__name__, error=str(exc))
+            return encode(reply_type.model_validate({"error": str(exc)}))
+
+    return answer
 
 
 @dataclass
@@ -38,16 +77,18 @@ class StorageHandlers:
             self.topology.push_failed, encode(failed), msg_id=f"failed:{request.request_id}"
         )
 
-    async def on_presign(self, payload: bytes) -> bytes:
-        try:
-            url = await self.service.presign(decode(PresignRequest, payload))
-        except CliptrailError as exc:
-            return encode(PresignReply(error=str(exc)))
-        return encode(PresignReply(url=url))
+    async def ping(self, _request: Ping) -> PingReply:
+        await self.service.store.ping()
+        return PingReply()
 
-    async def on_ping(self, _payload: bytes) -> bytes:
-        try:
-            await self.service.store.ping()
-        except CliptrailError as exc:
-            return encode(PresignReply(error=str(exc)))
-        return encode(PresignReply())
+    def responders(self) -> dict[str, Responder]:
+        """Every request-reply subject storage answers."""
+        service, topology = self.service, self.topology
+        return {
+            topology.presign: rpc(PresignRequest, PresignReply, service.presign),
+            topology.storage_ping: rpc(Ping, PingReply, self.ping),
+            topology.push_rpc: rpc(PushRequest, PushReply, service.push_now),
+            topology.delete_rpc: rpc(DeleteRequest, DeleteReply, service.delete),
+            topology.list_rpc: rpc(ListRequest, ListReply, service.list_page),
+            topology.head_rpc: rpc(HeadRequest, HeadReply, service.head),
+        }

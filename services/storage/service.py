@@ -10,9 +10,20 @@ from libs.bus import EventBus
 from libs.errors import PermanentError
 from libs.events import (
     OBJECT_CREATED,
+    OBJECT_DELETED,
+    DeleteReply,
+    DeleteRequest,
+    HeadReply,
+    HeadRequest,
+    KeyFailure,
+    ListedObject,
+    ListReply,
+    ListRequest,
     ObjectEvent,
     ObjectEventData,
+    PresignReply,
     PresignRequest,
+    PushReply,
     PushRequest,
     R2Object,
     encode,
@@ -20,7 +31,7 @@ from libs.events import (
     utcnow,
 )
 from libs.keys import InvalidKeyError, ParsedKey, parse_key
-from libs.objectstore import ObjectStore, StoredObject
+from libs.objectstore import ListedEntry, ObjectStore, StoredObject
 from libs.topology import Topology
 
 REQUEST_ID_META = "push-request-id"
@@ -89,7 +100,7 @@ class StorageService:
         path = inside_work_dir(self.work_dir, request.local_path)
         stored = await self._upload_or_find(request, parsed, path)
         event = created_event(self.store.bucket, parsed, stored)
-        await self.bus.publish(self.topology.object_created, encode(event), msg_id=event.id)
+        await self._announce(event)
         return event
 
     async def _upload_or_find(
@@ -106,6 +117,70 @@ class StorageService:
             raise PermanentError(f"local file to push is missing: {path.name}")
         return stored
 
-    async def presign(self, request: PresignRequest) -> str:
+    async def presign(self, request: PresignRequest) -> PresignReply:
         parse_or_reject(request.key)
-        return await self.store.presign_get(request.key, self.presign_ttl_seconds)
+        return PresignReply(url=await self.store.presign_get(request.key, self.presign_ttl_seconds))
+
+    async def push_now(self, request: PushRequest) -> PushReply:
+        """A push over request-reply: the reply comes once the object is stored and announced."""
+        event = await self.push(request)
+        obj = event.data.object
+        return PushReply(key=obj.key, size=obj.size, etag=obj.eTag)
+
+    async def delete(self, request: DeleteRequest) -> DeleteReply:
+        """DeleteObjects, then a deleted event for every key the store confirmed gone."""
+        etags = {ref.key: ref.etag for ref in request.objects}
+        outcome = await self.store.delete_many(list(etags))
+        events = [deleted_event(self.store.bucket, key, etags[key]) for key in outcome.deleted]
+        await asyncio.gather(*(self._announce(event) for event in events))
+        failed = [KeyFailure(key=key, error=error) for key, error in outcome.failed.items()]
+        return DeleteReply(deleted=outcome.deleted, failed=failed)
+
+    async def _announce(self, event: ObjectEvent) -> None:
+        subject = self.topology.subject(event.type)
+        await self.bus.publish(subject, encode(event), msg_id=event.id)
+
+    async def list_page(self, request: ListRequest) -> ListReply:
+        page = await self.store.list_page(
+            request.prefix, request.continuation_token, request.max_keys
+        )
+        objects = [listed(entry) for entry in page.entries]
+        return ListReply(objects=objects, next_token=page.next_token)
+
+    async def head(self, request: HeadRequest) -> HeadReply:
+        stored = await self.store.head(request.key)
+        if stored is None:
+            return HeadReply()
+        entry = ListedObject(
+            key=stored.key,
+            size=stored.size,
+            etag=stored.etag,
+            last_modified=stored.last_modified or utcnow(),
+        )
+        return HeadReply(object=entry, content_type=stored.content_type)
+
+
+def listed(entry: ListedEntry) -> ListedObject:
+    return ListedObject(
+        key=entry.key, size=entry.size, etag=entry.etag, last_modified=entry.last_modified
+    )
+
+
+def deleted_event(bucket: str, key: str, etag: str) -> ObjectEvent:
+    """The deleted event of a key; keys outside the layout carry no owner."""
+    try:
+        parsed: ParsedKey | None = parse_key(key)
+    except InvalidKeyError:
+        parsed = None
+    data = ObjectEventData(
+        action="DeleteObjects",
+        bucket=bucket,
+        object=R2Object(key=key, size=0, eTag=etag),
+        eventTime=utcnow(),
+        user_id=parsed.user_id if parsed else None,
+        project_id=parsed.project_id if parsed else None,
+        video_id=parsed.video_id if parsed else None,
+        file_type=parsed.file_type if parsed else None,
+        content_type="",
+    )
+    return object_event(OBJECT_DELETED, data)

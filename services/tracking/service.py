@@ -21,13 +21,13 @@ def record_of(event: ObjectEvent) -> FileRecord:
     claimed = (data.user_id, data.project_id, data.video_id, data.file_type)
     if claimed != (parsed.user_id, parsed.project_id, parsed.video_id, parsed.file_type):
         raise PermanentError(f"event fields contradict its key {data.object.key!r}")
-    metadata = {**data.metadata, "video_id": data.video_id, "etag": data.object.eTag}
+    metadata = {**data.metadata, "video_id": parsed.video_id, "etag": data.object.eTag}
     return FileRecord(
-        object_key=data.object.key,
-        project_id=data.project_id,
-        user_id=data.user_id,
+        object_key=parsed.key,
+        project_id=parsed.project_id,
+        user_id=parsed.user_id,
         scene_id=data.scene_id,
-        file_type=data.file_type,
+        file_type=parsed.file_type,
         size_bytes=data.object.size,
         content_type=data.content_type,
         metadata=metadata,

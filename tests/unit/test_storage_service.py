@@ -158,7 +158,8 @@ async def test_a_local_path_outside_the_work_dir_is_a_permanent_error(work_dir: 
 
 async def test_presign_checks_the_key_then_asks_the_store(work_dir: Path) -> None:
     storage = service(work_dir, MemoryObjectStore("bkt"), InMemoryBus(TOPOLOGY))
-    assert await storage.presign(PresignRequest(key=KEY)) == f"memory://bkt/{KEY}?ttl=120"
+    reply = await storage.presign(PresignRequest(key=KEY))
+    assert reply.url == f"memory://bkt/{KEY}?ttl=120"
     with pytest.raises(PermanentError):
         await storage.presign(PresignRequest(key="../etc/passwd"))
 
