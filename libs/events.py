@@ -224,6 +224,30 @@ class HeadReply(_Message):
     error: str | None = None
 
 
+class CleanupCommand(_Message):
+    """An admin's cleanup (request-reply, cliptrail.rpc.tracking.cleanup)."""
+
+    version: Literal[1] = 1
+    project_id: str
+    user_id: str | None = None
+    dry_run: bool = True
+    delete_records_only: bool = False
+
+
+class ReconcileCommand(_Message):
+    """An admin's reconcile (request-reply, cliptrail.rpc.tracking.reconcile)."""
+
+    version: Literal[1] = 1
+    prefix: str = ""
+    dry_run: bool = True
+
+
+class AdminReply(_Message):
+    report: dict[str, Any] | None = None
+    error: str | None = None
+    permanent: bool = False
+
+
 def encode(message: BaseModel) -> bytes:
     return message.model_dump_json().encode()
 

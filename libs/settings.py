@@ -52,6 +52,10 @@ class Settings(BaseSettings):
     )
     multipart_concurrency: int = Field(4, validation_alias=_env("CLIPTRAIL_MULTIPART_CONCURRENCY"))
     tracking_batch_size: int = Field(200, validation_alias=_env("CLIPTRAIL_TRACKING_BATCH_SIZE"))
+    reconcile_grace_seconds: float = Field(
+        3600.0, validation_alias=_env("CLIPTRAIL_RECONCILE_GRACE_SECONDS")
+    )
+    user_quota_bytes: int = Field(0, validation_alias=_env("CLIPTRAIL_USER_QUOTA_BYTES"))
     render_concurrency: int = Field(1, validation_alias=_env("RENDER_CONCURRENCY"))
     render_vertical_size: str = Field("720x1280", validation_alias=_env("RENDER_VERTICAL_SIZE"))
     render_preset: str = Field("veryfast", validation_alias=_env("RENDER_PRESET"))

@@ -78,6 +78,14 @@ class Topology:
         return self.subject("cliptrail.rpc.storage.head")
 
     @property
+    def cleanup_rpc(self) -> str:
+        return self.subject("cliptrail.rpc.tracking.cleanup")
+
+    @property
+    def reconcile_rpc(self) -> str:
+        return self.subject("cliptrail.rpc.tracking.reconcile")
+
+    @property
     def presign(self) -> str:
         return self.subject("cliptrail.rpc.storage.presign")
 

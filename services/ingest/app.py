@@ -11,9 +11,16 @@ from libs.records import RecordStore
 from libs.runtime import Job, background
 from libs.settings import Settings
 from libs.topology import Topology
+from libs.tracking_client import TrackingClient
 from libs.web import add_health_routes, problem_middleware
 from services.ingest.catalog import Catalog
-from services.ingest.handlers import IngestEvents, IngestHandlers, auth_middleware, check_storage
+from services.ingest.handlers import (
+    DebugHandlers,
+    IngestEvents,
+    IngestHandlers,
+    auth_middleware,
+    check_storage,
+)
 from services.ingest.openapi import openapi_document
 from services.ingest.service import IngestService
 
@@ -30,7 +37,9 @@ class IngestDeps:
 
 def build_app(settings: Settings, deps: IngestDeps) -> web.Application:
     catalog = Catalog(settings.cache_dir)
-    service = IngestService(catalog, deps.bus, deps.topology)
+    service = IngestService(
+        catalog, deps.bus, deps.topology, deps.records, settings.user_quota_bytes
+    )
     handlers = IngestHandlers(service, settings.work_dir, settings.max_upload_bytes)
     secret = settings.auth_jwt_secret.get_secret_value()
     app = web.Application(middlewares=[problem_middleware, auth_middleware(secret)])
@@ -41,6 +50,7 @@ def build_app(settings: Settings, deps: IngestDeps) -> web.Application:
     }
     add_health_routes(app, checks)
     _add_api_routes(app, handlers)
+    _add_debug_routes(app, DebugHandlers(deps.records, TrackingClient(deps.bus, deps.topology)))
     app.cleanup_ctx.append(background(*_consumers(deps, IngestEvents(catalog, settings.work_dir))))
     return app
 
@@ -55,8 +65,16 @@ def _add_api_routes(app: web.Application, handlers: IngestHandlers) -> None:
     app.router.add_post("/api/v1/projects", handlers.create_project)
     app.router.add_get("/api/v1/projects", handlers.list_projects)
     app.router.add_get("/api/v1/projects/{project_id}", handlers.get_project)
+    app.router.add_delete("/api/v1/projects/{project_id}", handlers.delete_project)
     app.router.add_post("/api/v1/projects/{project_id}/videos", handlers.upload_video)
     app.router.add_get("/api/v1/projects/{project_id}/videos/{video_id}", handlers.get_video)
+
+
+def _add_debug_routes(app: web.Application, debug: DebugHandlers) -> None:
+    app.router.add_get("/api/v1/debug/r2-file-paths/{project_id}", debug.file_paths)
+    app.router.add_post("/api/v1/debug/cleanup-project/{project_id}", debug.cleanup_project)
+    app.router.add_post("/api/v1/debug/reconcile", debug.reconcile)
+    app.router.add_get("/api/v1/debug/storage-usage", debug.storage_usage)
 
 
 def _consumers(deps: IngestDeps, events: IngestEvents) -> tuple[Job, ...]:

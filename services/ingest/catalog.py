@@ -17,8 +17,7 @@ from typing import Any, TypeVar
 from libs.keys import check_id
 
 T = TypeVar("T")
-SCHEMA_VERSION = 1
-_SCHEMA = """
+_SCHEMA_V1 = """
 CREATE TABLE IF NOT EXISTS projects (
     project_id TEXT PRIMARY KEY,
     name TEXT NOT NULL,
@@ -40,6 +39,19 @@ CREATE TABLE IF NOT EXISTS videos (
 );
 CREATE INDEX IF NOT EXISTS videos_by_project ON videos(project_id);
 """
+# Each entry brings a database from the version before it to its own number.
+MIGRATIONS = (
+    _SCHEMA_V1,
+    "ALTER TABLE projects ADD COLUMN deleted_at TEXT;",
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def _migrate(db: sqlite3.Connection) -> None:
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+        db.executescript(script)
+        db.execute(f"PRAGMA user_version={number}")
 
 
 def now_iso() -> str:
@@ -87,9 +99,7 @@ class Catalog:
         with closing(sqlite3.connect(path, timeout=10)) as db, db:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA foreign_keys=ON")
-            if db.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
-                db.executescript(_SCHEMA)
-                db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            _migrate(db)
             yield db
 
     async def _run(self, user_id: str, work: Callable[[sqlite3.Connection], T]) -> T:
@@ -101,17 +111,28 @@ class Catalog:
 
     async def create_project(self, user_id: str, project: Project) -> None:
         row = (project.project_id, project.name, project.created_at)
-        await self._run(user_id, lambda db: db.execute("INSERT INTO projects VALUES (?,?,?)", row))
+        statement = f"INSERT INTO projects ({_columns(Project)}) VALUES (?,?,?)"
+        await self._run(user_id, lambda db: db.execute(statement, row))
 
     async def list_projects(self, user_id: str) -> list[Project]:
-        query = f"SELECT {_columns(Project)} FROM projects ORDER BY created_at, project_id"
+        query = (
+            f"SELECT {_columns(Project)} FROM projects WHERE deleted_at IS NULL "
+            "ORDER BY created_at, project_id"
+        )
         rows = await self._run(user_id, lambda db: db.execute(query).fetchall())
         return [Project(*row) for row in rows]
 
     async def get_project(self, user_id: str, project_id: str) -> Project | None:
-        query = f"SELECT {_columns(Project)} FROM projects WHERE project_id = ?"
+        query = (
+            f"SELECT {_columns(Project)} FROM projects WHERE project_id = ? AND deleted_at IS NULL"
+        )
         row = await self._run(user_id, lambda db: db.execute(query, (project_id,)).fetchone())
         return Project(*row) if row else None
+
+    async def mark_deleted(self, user_id: str, project_id: str) -> None:
+        statement = "UPDATE projects SET deleted_at = ? WHERE project_id = ? AND deleted_at IS NULL"
+        values = (now_iso(), project_id)
+        await self._run(user_id, lambda db: db.execute(statement, values))
 
     async def add_video(self, user_id: str, video: Video) -> None:
         values = tuple(getattr(video, f.name) for f in fields(Video))

@@ -11,11 +11,16 @@ def _json(ref: str) -> dict[str, Any]:
     return {"application/json": {"schema": {"$ref": f"#/components/schemas/{ref}"}}}
 
 
+def _problems(*statuses: int) -> dict[str, Any]:
+    return {str(s): {"description": "Problem", "content": _PROBLEM} for s in (401, *statuses)}
+
+
 def _answers(ok: str, ok_schema: str, *problems: int) -> dict[str, Any]:
-    answers: dict[str, Any] = {ok: {"description": "Success", "content": _json(ok_schema)}}
-    for status in (401, *problems):
-        answers[str(status)] = {"description": "Problem", "content": _PROBLEM}
-    return answers
+    return {ok: {"description": "Success", "content": _json(ok_schema)}} | _problems(*problems)
+
+
+def _query(name: str, schema: dict[str, Any], description: str = "") -> dict[str, Any]:
+    return {"name": name, "in": "query", "schema": schema, "description": description}
 
 
 _ID = {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"}
@@ -24,6 +29,7 @@ _VIDEO_ID = {"name": "video_id", "in": "path", "required": True, "schema": _ID}
 _HEALTH = {"200": {"description": "OK"}, "503": {"description": "Not ready", "content": _PROBLEM}}
 
 SCHEMAS: dict[str, Any] = {
+    "Any": {"type": "object"},
     "Problem": {
         "type": "object",
         "properties": {k: {"type": "string"} for k in ("type", "title", "detail")}
@@ -130,6 +136,10 @@ PATHS: dict[str, Any] = {
             "summary": "A project and its videos",
             "responses": _answers("200", "ProjectDetail", 404),
         },
+        "delete": {
+            "summary": "Delete a project; its objects and records go in the background",
+            "responses": {"204": {"description": "Deleted"}} | _problems(404, 503),
+        },
     },
     "/api/v1/projects/{project_id}/videos": {
         "parameters": [
@@ -149,11 +159,57 @@ PATHS: dict[str, Any] = {
 }
 
 
+_FLAG = {"type": "boolean"}
+_ADMIN = "Admin only (role admin), else 403."
+DEBUG_PATHS: dict[str, Any] = {
+    "/api/v1/debug/r2-file-paths/{project_id}": {
+        "parameters": [
+            _PROJECT_ID,
+            _query("limit", {"type": "integer", "minimum": 1, "maximum": 1000}),
+            _query("cursor", {"type": "string"}, "next_cursor of the page before"),
+        ],
+        "get": {
+            "summary": f"A project's records. {_ADMIN}",
+            "responses": _answers("200", "Any", 403, 422),
+        },
+    },
+    "/api/v1/debug/cleanup-project/{project_id}": {
+        "parameters": [
+            _PROJECT_ID,
+            _query("dry_run", _FLAG, "default true"),
+            _query("delete_records_only", _FLAG, "default false"),
+            _query("user_id", _ID, "the owner, when neither records nor a tombstone know it"),
+        ],
+        "post": {
+            "summary": f"Clean a project by hand. {_ADMIN}",
+            "responses": _answers("200", "Any", 403, 404, 422, 503),
+        },
+    },
+    "/api/v1/debug/reconcile": {
+        "parameters": [
+            _query("dry_run", _FLAG, "default true"),
+            _query("prefix", {"type": "string"}),
+        ],
+        "post": {
+            "summary": f"Compare the bucket with the ledger. {_ADMIN}",
+            "responses": _answers("200", "Any", 403, 422, 503),
+        },
+    },
+    "/api/v1/debug/storage-usage": {
+        "parameters": [_query("group_by", {"enum": ["user", "project"]}, "default user")],
+        "get": {
+            "summary": f"Bytes and objects from the ledger. {_ADMIN}",
+            "responses": _answers("200", "Any", 403, 422),
+        },
+    },
+}
+
+
 def openapi_document() -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
         "info": {"title": "cliptrail", "version": "1.0.0"},
-        "paths": PATHS,
+        "paths": PATHS | DEBUG_PATHS,
         "components": {
             "schemas": SCHEMAS,
             "securitySchemes": {

@@ -10,10 +10,12 @@ import structlog
 
 from libs.bus import EventBus
 from libs.errors import CliptrailError, ProblemError
-from libs.events import PresignReply, PresignRequest, PushRequest, decode, encode
+from libs.events import CleanupRequest, PushRequest, encode
 from libs.highlights import Highlight, dump_highlights
 from libs.keys import is_valid_id, new_id, source_key
 from libs.media import MediaInfo
+from libs.records import RecordStore
+from libs.storage_client import StorageClient
 from libs.topology import Topology
 from services.ingest.catalog import Catalog, Project, Video, now_iso
 
@@ -66,6 +68,12 @@ class IngestService:
     catalog: Catalog
     bus: EventBus
     topology: Topology
+    records: RecordStore
+    quota_bytes: int = 0  # 0: unlimited
+
+    @property
+    def storage(self) -> StorageClient:
+        return StorageClient(self.bus, self.topology, timeout=5.0)
 
     async def create_project(self, user_id: str, name: object) -> Project:
         project = Project(new_id(), check_project_name(name), now_iso())
@@ -111,18 +119,40 @@ class IngestService:
         return video
 
     async def url_for(self, video: Video) -> str | None:
-        if video.status not in LIVE:
-            return None
+        return await self.url_of(video.r2_key) if video.status in LIVE else None
+
+    async def url_of(self, key: str) -> str | None:
+        """A presigned (or public) URL; None while storage cannot say, which is logged."""
         try:
-            payload = encode(PresignRequest(key=video.r2_key))
-            reply = await self.bus.request(self.topology.presign, payload, timeout=5)
+            return await self.storage.presign(key)
         except CliptrailError as exc:
             log.warning("presign_unavailable", error=str(exc))
             return None
-        answer = decode(PresignReply, reply)
-        if answer.error:
-            log.warning("presign_refused", error=answer.error)
-        return answer.url
+
+    async def delete_project(self, user_id: str, project_id: str) -> None:
+        """Queue the cleanup first, then hide the project: a crash between leaks nothing."""
+        await self.project(user_id, project_id)
+        request = CleanupRequest(user_id=user_id, project_id=project_id)
+        try:
+            await self.bus.publish(
+                self.topology.cleanup, encode(request), msg_id=f"cleanup:{project_id}"
+            )
+        except CliptrailError as exc:
+            raise ProblemError(503, "Service Unavailable", "Deletion could not be queued.") from exc
+        await self.catalog.mark_deleted(user_id, project_id)
+
+    async def check_quota(self, user_id: str, incoming_bytes: int) -> None:
+        if not self.quota_bytes:
+            return
+        used = sum(usage.bytes for usage in await self.records.usage("user", user_id))
+        if used + incoming_bytes > self.quota_bytes:
+            raise ProblemError(
+                413,
+                "Storage quota exceeded",
+                f"{used} of {self.quota_bytes} bytes are used; this upload needs {incoming_bytes}.",
+                used_bytes=used,
+                quota_bytes=self.quota_bytes,
+            )
 
 
 @dataclass(frozen=True)

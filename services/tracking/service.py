@@ -1,14 +1,21 @@
-"""Tracking logic: turn a storage.object.created event into its r2_file_paths record."""
+"""Tracking logic: the ledger of every object, project cleanup and reconciliation."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from libs.errors import PermanentError
-from libs.events import ObjectEvent
-from libs.keys import InvalidKeyError, parse_key
-from libs.records import FileRecord, RecordStore
+import structlog
+
+from libs.errors import PermanentError, TransientError
+from libs.events import CleanupCommand, CleanupRequest, ObjectEvent, ObjectRef, ReconcileCommand
+from libs.keys import InvalidKeyError, is_valid_id, parse_key
+from libs.records import FileRecord, RecordStore, Tombstone
+from libs.storage_client import StorageClient
+from services.tracking.cleanup import CleanupReport, ProjectCleaner
+from services.tracking.reconcile import Reconciler, ReconcileReport
+
+log = structlog.get_logger(__name__)
 
 
 def record_of(event: ObjectEvent) -> FileRecord:
@@ -36,9 +43,65 @@ def record_of(event: ObjectEvent) -> FileRecord:
     )
 
 
-@dataclass
+@dataclass(frozen=True)
 class TrackingService:
     records: RecordStore
+    storage: StorageClient
+    reconcile_grace_seconds: float = 3600.0
 
     async def record_batch(self, records: Sequence[FileRecord]) -> None:
         await self.records.upsert_many(records)
+
+    async def is_deleted(self, project_id: str | None) -> bool:
+        return project_id is not None and await self.records.tombstone(project_id) is not None
+
+    async def remove_late(self, record: FileRecord) -> None:
+        """An object that arrived for a deleted project goes too (its record with it)."""
+        ref = ObjectRef(key=record.object_key, etag=record.metadata.get("etag") or "")
+        reply = await self.storage.delete([ref])
+        await self.records.delete_keys(reply.deleted)
+        if reply.failed:
+            raise TransientError(f"late object not deleted yet: {reply.failed[0].error}")
+        log.info("late_object_deleted", key=record.object_key)
+
+    async def forget(self, key: str, etag: str) -> None:
+        """A confirmed deletion: drop the record unless it now describes a newer object."""
+        record = await self.records.get(key)
+        if record and (not etag or record.metadata.get("etag") == etag):
+            await self.records.delete_keys([key])
+
+    async def clean_project(self, request: CleanupRequest) -> CleanupReport:
+        """The durable cleanup after a DELETE; raises (to be retried) while keys remain."""
+        tombstone = Tombstone(
+            project_id=request.project_id, user_id=request.user_id, deleted_at=request.requested_at
+        )
+        await self.records.save_tombstone(tombstone)
+        report = await self._cleaner.clean(request.user_id, request.project_id)
+        await self.records.save_tombstone(tombstone.model_copy(update={"report": report.as_dict()}))
+        if report.failed:
+            raise TransientError(f"{len(report.failed)} objects not deleted yet; retrying")
+        return report
+
+    async def admin_cleanup(self, command: CleanupCommand) -> CleanupReport:
+        user_id = command.user_id or await self._owner(command.project_id)
+        return await self._cleaner.clean(
+            user_id, command.project_id, command.dry_run, command.delete_records_only
+        )
+
+    async def admin_reconcile(self, command: ReconcileCommand) -> ReconcileReport:
+        reconciler = Reconciler(self.records, self.storage, self.reconcile_grace_seconds)
+        return await reconciler.run(command.prefix, command.dry_run)
+
+    async def _owner(self, project_id: str) -> str:
+        if not is_valid_id(project_id):
+            raise PermanentError("project_id must match [A-Za-z0-9_-]{1,64}")
+        records = await self.records.project_page(project_id, "", 1)
+        tombstone = await self.records.tombstone(project_id)
+        owner = records[0].user_id if records else tombstone.user_id if tombstone else None
+        if owner is None:
+            raise PermanentError("unknown project: no records and no tombstone; pass user_id")
+        return owner
+
+    @property
+    def _cleaner(self) -> ProjectCleaner:
+        return ProjectCleaner(self.records, self.storage)

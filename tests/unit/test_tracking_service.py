@@ -7,9 +7,12 @@ from typing import Any
 
 import pytest
 
+from libs.bus import InMemoryBus
 from libs.errors import PermanentError
 from libs.events import OBJECT_CREATED, ObjectEvent, ObjectEventData, R2Object, object_event
 from libs.records import FileRecord, MemoryRecordStore
+from libs.storage_client import StorageClient
+from libs.topology import Topology
 from services.tracking.service import TrackingService, record_of
 
 WHEN = datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC)
@@ -92,5 +95,7 @@ def test_a_key_outside_the_layout_is_a_permanent_error(key: str) -> None:
 
 async def test_record_batch_upserts_into_the_record_store() -> None:
     records = MemoryRecordStore()
-    await TrackingService(records).record_batch([record_of(event_for(CLIP))])
+    await TrackingService(records, StorageClient(InMemoryBus(Topology()), Topology())).record_batch(
+        [record_of(event_for(CLIP))]
+    )
     assert await records.get(CLIP) == record_of(event_for(CLIP))

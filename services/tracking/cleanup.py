@@ -1,0 +1,95 @@
+"""Project cleanup: every tracked key first (exact), then the prefix scan (fallback).
+
+Idempotent and resumable: it deletes what exists now and reports what it could not; running it
+again after a crash, or twice, ends in the same state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from libs.events import KeyFailure, ListedObject, ObjectRef
+from libs.keys import project_prefix
+from libs.records import PAGE, FileRecord, RecordStore
+from libs.storage_client import StorageClient
+
+
+@dataclass
+class CleanupReport:
+    project_id: str
+    user_id: str
+    dry_run: bool
+    delete_records_only: bool
+    tracked_keys: int = 0
+    fallback_keys: int = 0
+    deleted_objects: int = 0
+    deleted_records: int = 0
+    failed: list[dict[str, str]] = field(default_factory=list)
+    untracked: list[str] = field(default_factory=list)
+    tracked: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        body = asdict(self)
+        tracked = body.pop("tracked")
+        if self.dry_run:
+            body["keys"] = {"tracked": tracked, "fallback": self.untracked}
+        return body
+
+
+def _ref(record: FileRecord) -> ObjectRef:
+    return ObjectRef(key=record.object_key, etag=record.metadata.get("etag") or "")
+
+
+@dataclass(frozen=True)
+class ProjectCleaner:
+    records: RecordStore
+    storage: StorageClient
+
+    async def clean(
+        self, user_id: str, project_id: str, dry_run: bool = False, records_only: bool = False
+    ) -> CleanupReport:
+        report = CleanupReport(project_id, user_id, dry_run, records_only)
+        await self._tracked_phase(report)
+        if not records_only:
+            await self._prefix_phase(report)
+        return report
+
+    async def _tracked_phase(self, report: CleanupReport) -> None:
+        after = ""
+        while page := await self.records.project_page(report.project_id, after, PAGE):
+            after = page[-1].object_key
+            report.tracked_keys += len(page)
+            if report.dry_run:
+                report.tracked.extend(record.object_key for record in page)
+            elif report.delete_records_only:
+                keys = [record.object_key for record in page]
+                report.deleted_records += await self.records.delete_keys(keys)
+            else:
+                await self._delete(report, [_ref(record) for record in page])
+
+    async def _prefix_phase(self, report: CleanupReport) -> None:
+        prefix = project_prefix(report.user_id, report.project_id)
+        async for page in self.storage.list_pages(prefix):
+            known = await self.records.get_many([listed.key for listed in page])
+            untracked = [listed for listed in page if listed.key not in known]
+            report.fallback_keys += len(untracked)
+            report.untracked.extend(listed.key for listed in untracked)
+            if untracked and not report.dry_run:
+                await self._delete(report, [_listed_ref(listed) for listed in untracked])
+
+    async def _delete(self, report: CleanupReport, refs: Sequence[ObjectRef]) -> None:
+        """Delete through storage; records go only for keys the bucket confirmed gone."""
+        reply = await self.storage.delete(refs)
+        report.deleted_objects += len(reply.deleted)
+        report.deleted_records += await self.records.delete_keys(reply.deleted)
+        report.failed.extend(_failure(failure) for failure in reply.failed)
+
+
+def _listed_ref(listed: ListedObject) -> ObjectRef:
+    return ObjectRef(key=listed.key, etag=listed.etag)
+
+
+def _failure(failure: KeyFailure) -> dict[str, str]:
+    return {"key": failure.key, "error": failure.error}
