@@ -8,8 +8,9 @@ exponential backoff and dead-lettered after `max_tries` deliveries. Nothing is d
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from libs.errors import PermanentError, TransientError
@@ -36,10 +37,22 @@ class RetryPolicy:
     def exhausted(self, num_delivered: int) -> bool:
         return num_delivered >= self.max_tries
 
+    def for_consumer(self, spec: ConsumerSpec) -> RetryPolicy:
+        return self if spec.give_up else replace(self, max_tries=sys.maxsize)
+
 
 Handler = Callable[[Delivery], Awaitable[None]]
 OnDead = Callable[[Delivery, str], Awaitable[None]]
 Responder = Callable[[bytes], Awaitable[bytes]]
+
+
+@dataclass(frozen=True)
+class Subscriber:
+    """One consumer's handler, its retry policy and who hears of its dead letters."""
+
+    handler: Handler
+    policy: RetryPolicy
+    on_dead: OnDead | None = None
 
 
 @dataclass(frozen=True)
@@ -128,7 +141,8 @@ class InMemoryBus:
             subject, data = self._log[position]
             position += 1
             if subject.startswith(spec.subject.removesuffix(">")):
-                await self._deliver(subject, data, handler, on_dead)
+                subscriber = Subscriber(handler, self.policy.for_consumer(spec), on_dead)
+                await self._deliver(subject, data, subscriber)
 
     async def _wait_for_message_at(self, position: int) -> None:
         """Wait until the log holds a message at `position`."""
@@ -136,21 +150,19 @@ class InMemoryBus:
             while position >= len(self._log):
                 await self._new_message.wait()
 
-    async def _deliver(
-        self, subject: str, data: bytes, handler: Handler, on_dead: OnDead | None
-    ) -> None:
+    async def _deliver(self, subject: str, data: bytes, subscriber: Subscriber) -> None:
         tries = 0
         while True:
             tries += 1
             delivery = Delivery(subject, data, tries)
-            outcome, reason = await decide(handler, delivery, self.policy)
+            outcome, reason = await decide(subscriber.handler, delivery, subscriber.policy)
             if outcome == Outcome.RETRY:
-                await asyncio.sleep(self.policy.delay(tries))
+                await asyncio.sleep(subscriber.policy.delay(tries))
                 continue
             if outcome == Outcome.DEAD:
                 self.dead_letters.append(DeadLetter(subject, data, reason))
-                if on_dead:
-                    await on_dead(delivery, reason)
+                if subscriber.on_dead:
+                    await subscriber.on_dead(delivery, reason)
             return
 
     async def request(

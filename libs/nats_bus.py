@@ -15,7 +15,16 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
 from nats.js.errors import BadRequestError
 
-from libs.bus import Delivery, Handler, OnDead, Outcome, Responder, RetryPolicy, decide
+from libs.bus import (
+    Delivery,
+    Handler,
+    OnDead,
+    Outcome,
+    Responder,
+    RetryPolicy,
+    Subscriber,
+    decide,
+)
 from libs.errors import CliptrailError, TransientError
 from libs.topology import ConsumerSpec, StreamSpec, Topology
 
@@ -66,8 +75,9 @@ class NatsBus:
         sub = await self._js.pull_subscribe(
             spec.subject, durable=spec.durable, stream=spec.stream, config=config
         )
+        subscriber = Subscriber(handler, self.policy.for_consumer(spec), on_dead)
         async for messages in self._batches(sub, spec.batch):
-            await asyncio.gather(*(self._dispatch(m, handler, on_dead) for m in messages))
+            await asyncio.gather(*(self._dispatch(m, subscriber) for m in messages))
 
     async def _batches(
         self, sub: JetStreamContext.PullSubscription, size: int
@@ -82,7 +92,7 @@ class NatsBus:
                 log.warning("fetch_failed", error=repr(exc))
                 await asyncio.sleep(1.0)
 
-    async def _dispatch(self, msg: Msg, handler: Handler, on_dead: OnDead | None) -> None:
+    async def _dispatch(self, msg: Msg, subscriber: Subscriber) -> None:
         delivery = Delivery(
             msg.subject, msg.data, msg.metadata.num_delivered, dict(msg.headers or {})
         )
@@ -90,25 +100,25 @@ class NatsBus:
             event_id=delivery.headers.get("Nats-Msg-Id"), subject=msg.subject
         ):
             async with self._keep_alive(msg):
-                outcome, reason = await decide(handler, delivery, self.policy)
+                outcome, reason = await decide(subscriber.handler, delivery, subscriber.policy)
             try:
-                await self._settle(msg, delivery, outcome, reason, on_dead)
+                await self._settle(msg, delivery, outcome, reason, subscriber)
             except (NatsError, TimeoutError, CliptrailError) as exc:
                 log.warning("settle_failed_redelivery_follows", error=repr(exc))
 
     async def _settle(
-        self, msg: Msg, delivery: Delivery, outcome: str, reason: str, on_dead: OnDead | None
+        self, msg: Msg, delivery: Delivery, outcome: str, reason: str, subscriber: Subscriber
     ) -> None:
         if outcome == Outcome.ACK:
             await msg.ack_sync()
         elif outcome == Outcome.RETRY:
-            delay = self.policy.delay(delivery.num_delivered)
+            delay = subscriber.policy.delay(delivery.num_delivered)
             log.warning("retrying", reason=reason, tries=delivery.num_delivered, delay=delay)
             await msg.nak(delay=delay)
         else:
             await self._dead_letter(msg, reason)
-            if on_dead:
-                await on_dead(delivery, reason)
+            if subscriber.on_dead:
+                await subscriber.on_dead(delivery, reason)
             await msg.term()
 
     async def _dead_letter(self, msg: Msg, reason: str) -> None:

@@ -19,6 +19,9 @@ class ConsumerSpec:
     stream: str
     subject: str
     batch: int = 16
+    # False: transient failures are retried (with capped backoff) for as long as it takes;
+    # only permanent ones are dead-lettered. For work that must finish, such as cleanups.
+    give_up: bool = True
 
 
 @dataclass(frozen=True)
@@ -108,9 +111,11 @@ class Topology:
     def dead_letter_stream(self) -> str:
         return self._stream_name("DEADLETTER")
 
-    def consumer(self, durable: str, subject: str, batch: int = 16) -> ConsumerSpec:
+    def consumer(
+        self, durable: str, subject: str, batch: int = 16, give_up: bool = True
+    ) -> ConsumerSpec:
         stream = next(s.name for s in self.streams if _matches(s.subjects[0], subject))
-        return ConsumerSpec(durable=durable, stream=stream, subject=subject, batch=batch)
+        return ConsumerSpec(durable, stream, subject, batch, give_up)
 
 
 def _matches(pattern: str, subject: str) -> bool:

@@ -62,7 +62,7 @@ def _consumers(settings: Settings, deps: TrackingDeps, handlers: TrackingHandler
         await bus.run_consumer(spec, handlers.on_object_deleted)
 
     async def cleanups() -> None:
-        spec = topology.consumer(CLEANUP_CONSUMER, topology.cleanup, batch=1)
+        spec = topology.consumer(CLEANUP_CONSUMER, topology.cleanup, batch=1, give_up=False)
         await bus.run_consumer(spec, handlers.on_cleanup)
 
     return [created, deleted, cleanups]

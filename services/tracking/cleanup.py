@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from libs.errors import TransientError
 from libs.events import KeyFailure, ListedObject, ObjectRef
 from libs.keys import project_prefix
 from libs.records import PAGE, FileRecord, RecordStore
@@ -27,6 +28,7 @@ class CleanupReport:
     deleted_objects: int = 0
     deleted_records: int = 0
     failed: list[dict[str, str]] = field(default_factory=list)
+    error: str | None = None  # a phase that could not finish (storage or MongoDB away)
     untracked: list[str] = field(default_factory=list)
     tracked: list[str] = field(default_factory=list)
 
@@ -51,9 +53,12 @@ class ProjectCleaner:
         self, user_id: str, project_id: str, dry_run: bool = False, records_only: bool = False
     ) -> CleanupReport:
         report = CleanupReport(project_id, user_id, dry_run, records_only)
-        await self._tracked_phase(report)
-        if not records_only:
-            await self._prefix_phase(report)
+        try:
+            await self._tracked_phase(report)
+            if not records_only:
+                await self._prefix_phase(report)
+        except TransientError as exc:
+            report.error = str(exc)
         return report
 
     async def _tracked_phase(self, report: CleanupReport) -> None:

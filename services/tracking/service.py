@@ -78,8 +78,8 @@ class TrackingService:
         await self.records.save_tombstone(tombstone)
         report = await self._cleaner.clean(request.user_id, request.project_id)
         await self.records.save_tombstone(tombstone.model_copy(update={"report": report.as_dict()}))
-        if report.failed:
-            raise TransientError(f"{len(report.failed)} objects not deleted yet; retrying")
+        if report.failed or report.error:
+            raise TransientError(report.error or f"{len(report.failed)} objects not deleted yet")
         return report
 
     async def admin_cleanup(self, command: CleanupCommand) -> CleanupReport:
