@@ -105,6 +105,8 @@ class MemoryObjectStore:
         return f"memory://{self.bucket}/{key}?ttl={ttl_seconds}"
 
     async def delete_many(self, keys: Sequence[str]) -> DeleteOutcome:
+        if len(keys) > MAX_DELETE_BATCH:
+            raise PermanentError(f"at most {MAX_DELETE_BATCH} keys per DeleteObjects")
         failed = {key: "InternalError: injected" for key in keys if key in self.failing_keys}
         deleted = [key for key in keys if key not in failed]
         for key in deleted:
