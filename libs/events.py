@@ -24,6 +24,13 @@ class _Message(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
 
+class _Reply(_Message):
+    """A request-reply answer: `error` set means it failed; `permanent`: retrying won't help."""
+
+    error: str | None = None
+    permanent: bool = False
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -104,9 +111,8 @@ class PresignRequest(_Message):
     key: str
 
 
-class PresignReply(_Message):
+class PresignReply(_Reply):
     url: str | None = None
-    error: str | None = None
 
 
 class Ping(_Message):
@@ -115,18 +121,16 @@ class Ping(_Message):
     version: Literal[1] = 1
 
 
-class PingReply(_Message):
-    error: str | None = None
+class PingReply(_Reply):
+    """No error: storage and its bucket answer."""
 
 
-class PushReply(_Message):
+class PushReply(_Reply):
     """Answer to a push over request-reply (cliptrail.rpc.storage.push): stored and announced."""
 
     key: str | None = None
     size: int | None = None
     etag: str | None = None
-    error: str | None = None
-    permanent: bool = False
 
 
 class RenderRequest(_Message):
@@ -183,10 +187,9 @@ class KeyFailure(_Message):
     error: str
 
 
-class DeleteReply(_Message):
+class DeleteReply(_Reply):
     deleted: list[str] = Field(default_factory=list)
     failed: list[KeyFailure] = Field(default_factory=list)
-    error: str | None = None
 
 
 class ListRequest(_Message):
@@ -205,10 +208,9 @@ class ListedObject(_Message):
     last_modified: datetime
 
 
-class ListReply(_Message):
+class ListReply(_Reply):
     objects: list[ListedObject] = Field(default_factory=list)
     next_token: str | None = None
-    error: str | None = None
 
 
 class HeadRequest(_Message):
@@ -218,10 +220,9 @@ class HeadRequest(_Message):
     key: str
 
 
-class HeadReply(_Message):
+class HeadReply(_Reply):
     object: ListedObject | None = None
     content_type: str | None = None
-    error: str | None = None
 
 
 class CleanupCommand(_Message):
@@ -242,10 +243,8 @@ class ReconcileCommand(_Message):
     dry_run: bool = True
 
 
-class AdminReply(_Message):
+class AdminReply(_Reply):
     report: dict[str, Any] | None = None
-    error: str | None = None
-    permanent: bool = False
 
 
 def encode(message: BaseModel) -> bytes:

@@ -84,6 +84,9 @@ class RecordStore(Protocol):
 
     async def delete_keys(self, keys: Sequence[str]) -> int: ...
 
+    async def delete_versions(self, versions: Sequence[tuple[str, str]]) -> int:
+        """Delete records by (key, etag); an empty etag matches any version of the key."""
+
     async def usage(self, group_by: GroupBy, user_id: str | None = None) -> list[Usage]: ...
 
     async def save_tombstone(self, tombstone: Tombstone) -> None: ...
@@ -164,6 +167,16 @@ class MongoRecordStore:
             )
         return result.deleted_count
 
+    async def delete_versions(self, versions: Sequence[tuple[str, str]]) -> int:
+        existing = await self.get_many([key for key, _ in versions])  # usually none: cheap
+        doomed = [(key, etag) for key, etag in versions if key in existing]
+        if not doomed:
+            return 0
+        operations = [DeleteMany(_version_filter(key, etag)) for key, etag in doomed]
+        async with _mongo_errors("delete records"):
+            result = await self._records.bulk_write(operations, ordered=False)
+        return result.deleted_count
+
     async def usage(self, group_by: GroupBy, user_id: str | None = None) -> list[Usage]:
         match: dict[str, Any] = {"user_id": user_id} if user_id else {}
         group: Any = "$user_id"
@@ -199,6 +212,10 @@ class MongoRecordStore:
         async with _mongo_errors("read records"):
             cursor = self._records.find(query, {"_id": 0}).sort("object_key", ASCENDING)
             return [FileRecord.model_validate(doc) async for doc in cursor.limit(limit)]
+
+
+def _version_filter(key: str, etag: str) -> dict[str, Any]:
+    return {"object_key": key, "metadata.etag": etag} if etag else {"object_key": key}
 
 
 def _usage(row: dict[str, Any]) -> Usage:
@@ -276,6 +293,14 @@ class MemoryRecordStore:
 
     async def delete_keys(self, keys: Sequence[str]) -> int:
         return sum(self.records.pop(key, None) is not None for key in set(keys))
+
+    async def delete_versions(self, versions: Sequence[tuple[str, str]]) -> int:
+        doomed = {
+            key
+            for key, etag in versions
+            if key in self.records and etag in ("", self.records[key].metadata.get("etag"))
+        }
+        return await self.delete_keys(list(doomed))
 
     async def usage(self, group_by: GroupBy, user_id: str | None = None) -> list[Usage]:
         totals: dict[tuple[str, str | None], list[int]] = {}

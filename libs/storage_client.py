@@ -23,10 +23,15 @@ from libs.events import (
     PushReply,
     PushRequest,
 )
+from libs.objectstore import MAX_DELETE_BATCH
 from libs.rpc import ask
 from libs.topology import Topology
 
 R = TypeVar("R", bound=BaseModel)
+
+
+def _chunks(items: list[ObjectRef], size: int) -> list[list[ObjectRef]]:
+    return [items[start : start + size] for start in range(0, len(items), size)]
 
 
 @dataclass(frozen=True)
@@ -39,8 +44,15 @@ class StorageClient:
         return await ask(self.bus, subject, request, reply_type, self.timeout)
 
     async def delete(self, objects: Sequence[ObjectRef]) -> DeleteReply:
-        request = DeleteRequest(objects=list(objects))
-        return await self._ask(self.topology.delete_rpc, request, DeleteReply)
+        """Delete any number of keys, 1,000 per DeleteObjects."""
+        replies = [
+            await self._ask(self.topology.delete_rpc, DeleteRequest(objects=chunk), DeleteReply)
+            for chunk in _chunks(list(objects), MAX_DELETE_BATCH)
+        ]
+        return DeleteReply(
+            deleted=[key for reply in replies for key in reply.deleted],
+            failed=[failure for reply in replies for failure in reply.failed],
+        )
 
     async def list_pages(self, prefix: str) -> AsyncIterator[list[ListedObject]]:
         """Every object under `prefix`, in key order, a page (up to 1,000) at a time."""

@@ -45,8 +45,7 @@ def rpc(
         try:
             return encode(await call(decode(request_type, payload)))
         except PermanentError as exc:
-            extra = {"permanent": True} if "permanent" in reply_type.model_fields else {}
-            return encode(reply_type.model_validate({"error": str(exc), **extra}))
+            return encode(reply_type.model_validate({"error": str(exc), "permanent": True}))
         except CliptrailError as exc:
             log.warning("request_failed", request=request_type.__name__, error=str(exc))
             return encode(reply_type.model_validate({"error": str(exc)}))

@@ -33,8 +33,12 @@ class TrackingDeps:
 def build_app(settings: Settings, deps: TrackingDeps) -> web.Application:
     storage = StorageClient(deps.bus, deps.topology)
     service = TrackingService(deps.records, storage, settings.reconcile_grace_seconds)
-    batcher = MicroBatcher[FileRecord](service.record_batch, settings.tracking_batch_size)
-    handlers = TrackingHandlers(service, batcher)
+    batch = settings.tracking_batch_size
+    handlers = TrackingHandlers(
+        service,
+        MicroBatcher[FileRecord](service.record_batch, batch),
+        MicroBatcher[tuple[str, str]](service.forget_batch, batch),
+    )
     app = web.Application(middlewares=[problem_middleware])
     add_health_routes(app, {"nats": deps.bus.ping, "mongodb": deps.records.ping})
 

@@ -6,6 +6,7 @@ again after a crash, or twice, ends in the same state.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -53,28 +54,33 @@ class ProjectCleaner:
         self, user_id: str, project_id: str, dry_run: bool = False, records_only: bool = False
     ) -> CleanupReport:
         report = CleanupReport(project_id, user_id, dry_run, records_only)
+        removals = _RecordRemovals(self.records, report)
         try:
-            await self._tracked_phase(report)
+            await self._tracked_phase(report, removals)
             if not records_only:
-                await self._prefix_phase(report)
+                await self._prefix_phase(report, removals)
+            await removals.finish()
         except TransientError as exc:
             report.error = str(exc)
         return report
 
-    async def _tracked_phase(self, report: CleanupReport) -> None:
+    async def _tracked_phase(self, report: CleanupReport, removals: _RecordRemovals) -> None:
         after = ""
-        while page := await self.records.project_page(report.project_id, after, PAGE):
-            after = page[-1].object_key
+        while batch := await self.records.project_page(report.project_id, after, PAGE):
+            after = batch[-1].object_key
+            # Ids are unique per server, but an admin may name the wrong owner: never cross users.
+            page = [record for record in batch if record.user_id == report.user_id]
             report.tracked_keys += len(page)
+            if not page:
+                continue
             if report.dry_run:
                 report.tracked.extend(record.object_key for record in page)
             elif report.delete_records_only:
-                keys = [record.object_key for record in page]
-                report.deleted_records += await self.records.delete_keys(keys)
+                await removals.start([record.object_key for record in page])
             else:
-                await self._delete(report, [_ref(record) for record in page])
+                await self._delete(report, removals, [_ref(record) for record in page])
 
-    async def _prefix_phase(self, report: CleanupReport) -> None:
+    async def _prefix_phase(self, report: CleanupReport, removals: _RecordRemovals) -> None:
         prefix = project_prefix(report.user_id, report.project_id)
         async for page in self.storage.list_pages(prefix):
             known = await self.records.get_many([listed.key for listed in page])
@@ -82,14 +88,42 @@ class ProjectCleaner:
             report.fallback_keys += len(untracked)
             report.untracked.extend(listed.key for listed in untracked)
             if untracked and not report.dry_run:
-                await self._delete(report, [_listed_ref(listed) for listed in untracked])
+                refs = [_listed_ref(listed) for listed in untracked]
+                await self._delete(report, removals, refs)
 
-    async def _delete(self, report: CleanupReport, refs: Sequence[ObjectRef]) -> None:
+    async def _delete(
+        self, report: CleanupReport, removals: _RecordRemovals, refs: Sequence[ObjectRef]
+    ) -> None:
         """Delete through storage; records go only for keys the bucket confirmed gone."""
         reply = await self.storage.delete(refs)
         report.deleted_objects += len(reply.deleted)
-        report.deleted_records += await self.records.delete_keys(reply.deleted)
         report.failed.extend(_failure(failure) for failure in reply.failed)
+        await removals.start(reply.deleted)
+
+
+class _RecordRemovals:
+    """Record deletions run behind the object deletions, so the bucket empties sooner; a few
+    at a time, all awaited before the report is final."""
+
+    def __init__(self, records: RecordStore, report: CleanupReport, at_once: int = 4) -> None:
+        self._records = records
+        self._report = report
+        self._gate = asyncio.Semaphore(at_once)
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self, keys: list[str]) -> None:
+        if keys:
+            await self._gate.acquire()
+            self._tasks.append(asyncio.create_task(self._remove(keys)))
+
+    async def _remove(self, keys: list[str]) -> None:
+        try:
+            self._report.deleted_records += await self._records.delete_keys(keys)
+        finally:
+            self._gate.release()
+
+    async def finish(self) -> None:
+        await asyncio.gather(*self._tasks)
 
 
 def _listed_ref(listed: ListedObject) -> ObjectRef:

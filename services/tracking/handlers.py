@@ -30,6 +30,7 @@ log = structlog.get_logger(__name__)
 class TrackingHandlers:
     service: TrackingService
     batcher: MicroBatcher[FileRecord]
+    deletions: MicroBatcher[tuple[str, str]]
 
     async def on_object_created(self, delivery: Delivery) -> None:
         event = decode(ObjectEvent, delivery.data)
@@ -48,7 +49,7 @@ class TrackingHandlers:
 
     async def on_object_deleted(self, delivery: Delivery) -> None:
         data = decode(ObjectEvent, delivery.data).data
-        await self.service.forget(data.object.key, data.object.eTag)
+        await self.deletions.submit((data.object.key, data.object.eTag))
 
     async def on_cleanup(self, delivery: Delivery) -> None:
         request = decode(CleanupRequest, delivery.data)

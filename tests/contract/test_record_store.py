@@ -9,7 +9,15 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from libs.records import FileRecord, MemoryRecordStore, MongoRecordStore, RecordStore, mongo_records
+from libs.records import (
+    FileRecord,
+    MemoryRecordStore,
+    MongoRecordStore,
+    RecordStore,
+    Tombstone,
+    Usage,
+    mongo_records,
+)
 from libs.settings import Settings
 
 # MongoDB keeps milliseconds: the times below have none finer.
@@ -125,3 +133,130 @@ async def test_mongo_keeps_one_document_per_key(
     await mongo_store.upsert_many([record(source("p1"))])
     await mongo_store.upsert_many([record(source("p1"), updated_at=LATER)])
     assert await records_collection.count_documents({}) == 1
+
+
+def key_of(project_id: str, video_id: str, user_id: str = "alice") -> str:
+    return f"users/{user_id}/projects/{project_id}/videos/{video_id}/source.mp4"
+
+
+def database(user_id: str = "alice", size: int = 7) -> FileRecord:
+    key = f"users/{user_id}/database.sqlite"
+    return record(key, project_id=None, file_type="database", user_id=user_id, size_bytes=size)
+
+
+def keys(found: list[FileRecord]) -> list[str]:
+    return [r.object_key for r in found]
+
+
+async def test_get_many_returns_the_found_keys_only(records: RecordStore) -> None:
+    one, two = record(key_of("p1", "v1")), record(key_of("p1", "v2"))
+    await records.upsert_many([one, two])
+    found = await records.get_many([two.object_key, key_of("p1", "absent"), one.object_key])
+    assert found == {one.object_key: one, two.object_key: two}
+    assert await records.get_many([]) == {}
+
+
+async def test_by_video_matches_the_video_id_of_that_project(records: RecordStore) -> None:
+    clip = key_of("p1", "v1").replace("source.mp4", "clips/clip_01_01_goal_original.mp4")
+    of_v1 = [record(key_of("p1", "v1")), record(clip, file_type="clip")]
+    other_video = record(key_of("p1", "v2"), metadata={"video_id": "v2", "etag": "e"})
+    other_project = record(key_of("p2", "v1"), project_id="p2")
+    await records.upsert_many([*of_v1, other_video, other_project])
+    assert await records.by_video("p1", "v1") == sorted(of_v1, key=lambda r: r.object_key)
+    assert keys(await records.by_video("p1", "v2")) == [other_video.object_key]
+    assert await records.by_video("p1", "v3") == []
+
+
+async def test_count_is_per_project_exactly(records: RecordStore) -> None:
+    in_p1 = [record(key_of("p1", f"v{n}")) for n in range(3)]
+    await records.upsert_many([*in_p1, record(key_of("p10", "v1"), project_id="p10"), database()])
+    assert (await records.count("p1"), await records.count("p10")) == (3, 1)
+    assert await records.count("p") == 0
+
+
+async def test_project_page_walks_keys_after_a_key_in_order(records: RecordStore) -> None:
+    in_p1 = [record(key_of("p1", f"v{n}")) for n in (4, 0, 3, 1, 2)]
+    await records.upsert_many([*in_p1, record(key_of("p10", "v0"), project_id="p10")])
+    ordered = sorted(keys(in_p1))
+    assert keys(await records.project_page("p1", "", 2)) == ordered[:2]
+    assert keys(await records.project_page("p1", ordered[1], 2)) == ordered[2:4]
+    assert keys(await records.project_page("p1", ordered[3], 2)) == ordered[4:]
+    assert await records.project_page("p1", ordered[4], 2) == []
+
+
+async def all_pages(records: RecordStore, prefix: str, size: int) -> list[list[str]]:
+    return [keys(page) async for page in records.prefix_pages(prefix, size)]
+
+
+async def test_prefix_pages_respect_the_prefix_and_the_page_size(records: RecordStore) -> None:
+    in_p1 = [record(key_of("p1", f"v{n}")) for n in (2, 0, 4, 1, 3)]
+    in_p10 = [record(key_of("p10", "v0"), project_id="p10")]
+    await records.upsert_many([*in_p1, *in_p10, database(), database("bob")])
+    ordered = sorted(keys(in_p1))
+    pages = await all_pages(records, "users/alice/projects/p1/", 2)
+    assert pages == [ordered[:2], ordered[2:4], ordered[4:]]
+    assert await all_pages(records, "users/alice/projects/p10/", 2) == [keys(in_p10)]
+    assert await all_pages(records, "users/carol/", 2) == []
+
+
+async def test_an_empty_prefix_pages_through_every_record(records: RecordStore) -> None:
+    in_p10 = record(key_of("p10", "v1"), project_id="p10")
+    everything = [record(key_of("p1", "v1")), in_p10, database("bob")]
+    await records.upsert_many(everything)
+    pages = await all_pages(records, "", 2)
+    assert [len(page) for page in pages] == [2, 1]
+    assert [key for page in pages for key in page] == sorted(keys(everything))
+
+
+async def test_delete_keys_counts_what_it_deleted(records: RecordStore) -> None:
+    one, two, kept = (record(key_of("p1", v)) for v in ("v1", "v2", "v3"))
+    await records.upsert_many([one, two, kept])
+    asked = [one.object_key, key_of("p1", "absent"), two.object_key, one.object_key]
+    assert await records.delete_keys(asked) == 2
+    assert await records.by_project("p1") == [kept]
+    assert await records.delete_keys(asked) == 0
+    assert await records.delete_keys([]) == 0
+
+
+async def seed_usage(records: RecordStore) -> None:
+    await records.upsert_many(
+        [
+            record(key_of("p1", "v1"), size_bytes=100),
+            record(key_of("p1", "v2"), size_bytes=20),
+            record(key_of("p2", "v1"), project_id="p2", size_bytes=3),
+            database(size=5),
+            record(key_of("p1", "v1", "bob"), user_id="bob", size_bytes=1000),
+        ]
+    )
+
+
+async def test_usage_by_user(records: RecordStore) -> None:
+    await seed_usage(records)
+    assert await records.usage("user") == [
+        Usage(user_id="alice", bytes=128, objects=4),
+        Usage(user_id="bob", bytes=1000, objects=1),
+    ]
+    assert await records.usage("user", "bob") == [Usage(user_id="bob", bytes=1000, objects=1)]
+    assert await records.usage("user", "carol") == []
+
+
+async def test_usage_by_project_leaves_out_the_user_database(records: RecordStore) -> None:
+    await seed_usage(records)
+    alice = [
+        Usage(user_id="alice", project_id="p1", bytes=120, objects=2),
+        Usage(user_id="alice", project_id="p2", bytes=3, objects=1),
+    ]
+    bob = [Usage(user_id="bob", project_id="p1", bytes=1000, objects=1)]
+    assert await records.usage("project") == alice + bob
+    assert await records.usage("project", "alice") == alice
+
+
+async def test_a_saved_tombstone_is_found_and_replaced(records: RecordStore) -> None:
+    first = Tombstone(project_id="p1", user_id="alice", deleted_at=FIRST)
+    assert await records.tombstone("p1") is None
+    await records.save_tombstone(first)
+    assert await records.tombstone("p1") == first
+    second = first.model_copy(update={"deleted_at": LATER, "report": {"deleted_objects": 3}})
+    await records.save_tombstone(second)
+    assert await records.tombstone("p1") == second
+    assert await records.tombstone("p10") is None
