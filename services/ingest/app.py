@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -14,8 +15,9 @@ from libs.topology import Topology
 from libs.tracking_client import TrackingClient
 from libs.web import add_health_routes, problem_middleware
 from services.ingest.catalog import Catalog
+from services.ingest.clips import ManifestReader
+from services.ingest.debug import DebugHandlers
 from services.ingest.handlers import (
-    DebugHandlers,
     IngestEvents,
     IngestHandlers,
     auth_middleware,
@@ -26,6 +28,7 @@ from services.ingest.service import IngestService
 
 CREATED_CONSUMER = "ingest-created"
 PUSH_FAILED_CONSUMER = "ingest-push-failed"
+RENDER_STATUS_CONSUMER = "ingest-render-status"
 
 
 @dataclass(frozen=True)
@@ -40,7 +43,8 @@ def build_app(settings: Settings, deps: IngestDeps) -> web.Application:
     service = IngestService(
         catalog, deps.bus, deps.topology, deps.records, settings.user_quota_bytes
     )
-    handlers = IngestHandlers(service, settings.work_dir, settings.max_upload_bytes)
+    manifests = ManifestReader(service.storage)
+    handlers = IngestHandlers(service, settings.work_dir, settings.max_upload_bytes, manifests)
     secret = settings.auth_jwt_secret.get_secret_value()
     app = web.Application(middlewares=[problem_middleware, auth_middleware(secret)])
     checks = {
@@ -49,9 +53,15 @@ def build_app(settings: Settings, deps: IngestDeps) -> web.Application:
         "mongodb": deps.records.ping,
     }
     add_health_routes(app, checks)
+
+    async def manifest_reader(_app: web.Application) -> AsyncIterator[None]:
+        async with manifests.open():
+            yield
+
+    app.cleanup_ctx.append(manifest_reader)
     _add_api_routes(app, handlers)
     _add_debug_routes(app, DebugHandlers(deps.records, TrackingClient(deps.bus, deps.topology)))
-    app.cleanup_ctx.append(background(*_consumers(deps, IngestEvents(catalog, settings.work_dir))))
+    app.cleanup_ctx.append(background(*_consumers(deps, IngestEvents(service, settings.work_dir))))
     return app
 
 
@@ -68,6 +78,7 @@ def _add_api_routes(app: web.Application, handlers: IngestHandlers) -> None:
     app.router.add_delete("/api/v1/projects/{project_id}", handlers.delete_project)
     app.router.add_post("/api/v1/projects/{project_id}/videos", handlers.upload_video)
     app.router.add_get("/api/v1/projects/{project_id}/videos/{video_id}", handlers.get_video)
+    app.router.add_get("/api/v1/projects/{project_id}/videos/{video_id}/clips", handlers.list_clips)
 
 
 def _add_debug_routes(app: web.Application, debug: DebugHandlers) -> None:
@@ -88,4 +99,9 @@ def _consumers(deps: IngestDeps, events: IngestEvents) -> tuple[Job, ...]:
         spec = topology.consumer(PUSH_FAILED_CONSUMER, topology.push_failed)
         await deps.bus.run_consumer(spec, events.on_push_failed)
 
-    return status_from_created, status_from_failures
+    async def status_from_render() -> None:
+        # One at a time: "rendering" must never overtake the "ready" that follows it.
+        spec = topology.consumer(RENDER_STATUS_CONSUMER, topology.render_status, batch=1)
+        await deps.bus.run_consumer(spec, events.on_render_status)
+
+    return status_from_created, status_from_failures, status_from_render

@@ -152,6 +152,11 @@ class Catalog:
         )
         return Video(*row) if row else None
 
+    async def find_video(self, user_id: str, video_id: str) -> Video | None:
+        query = f"SELECT {_columns(Video)} FROM videos WHERE video_id = ?"
+        row = await self._run(user_id, lambda db: db.execute(query, (video_id,)).fetchone())
+        return Video(*row) if row else None
+
     async def move_video(
         self, user_id: str, video_id: str, to: str, from_: tuple[str, ...], error: str | None = None
     ) -> bool:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,25 +13,23 @@ from aiohttp import web
 
 from libs.auth import Principal, authenticate
 from libs.bus import Delivery
-from libs.errors import CliptrailError, PermanentError, ProblemError
+from libs.errors import CliptrailError, ProblemError
 from libs.events import (
-    CleanupCommand,
     ObjectEvent,
     Ping,
     PingReply,
     PushFailed,
-    ReconcileCommand,
+    RenderStatus,
     decode,
     encode,
 )
 from libs.highlights import check_against_duration, parse_highlights
 from libs.keys import InvalidKeyError, new_id, parse_key
 from libs.media import NotAVideoError, probe_video
-from libs.records import RecordStore
-from libs.tracking_client import TrackingClient
 from services.ingest import uploads
-from services.ingest.catalog import Catalog
+from services.ingest.clips import ManifestReader, clip_entries
 from services.ingest.service import (
+    RENDER_MOVES,
     AcceptedUpload,
     IngestService,
     check_filename,
@@ -79,6 +76,7 @@ class IngestHandlers:
     service: IngestService
     work_dir: Path
     max_upload_bytes: int
+    manifests: ManifestReader
 
     async def create_project(self, request: web.Request) -> web.Response:
         body = await json_object(request)
@@ -101,6 +99,20 @@ class IngestHandlers:
         info = request.match_info
         video = await self.service.video(user_id, info["project_id"], info["video_id"])
         return web.json_response(video_view(video, await self.service.url_for(video)))
+
+    async def list_clips(self, request: web.Request) -> web.Response:
+        user_id = principal_of(request).user_id
+        info = request.match_info
+        video = await self.service.video(user_id, info["project_id"], info["video_id"])
+        if video.status == "failed":
+            raise ProblemError(409, "Video failed", video.error or "", video_status="failed")
+        records = await self.service.records.by_video(video.project_id, video.video_id)
+        manifest = next((r for r in records if r.file_type == "highlights"), None)
+        if video.status != "ready" or manifest is None:
+            processing = {"detail": "Video is still being processed", "status": video.status}
+            return web.json_response(processing, status=202)
+        entries = clip_entries(records, await self.manifests.read(manifest))
+        return web.json_response({"clips": await self.manifests.views(entries)})
 
     async def delete_project(self, request: web.Request) -> web.Response:
         user_id = principal_of(request).user_id
@@ -146,17 +158,21 @@ class IngestHandlers:
 
 @dataclass
 class IngestEvents:
-    """Status changes that storage announces; each is safe to receive twice."""
+    """Status changes that storage and render announce; each is safe to receive twice."""
 
-    catalog: Catalog
+    service: IngestService
     work_dir: Path
 
     async def on_object_created(self, delivery: Delivery) -> None:
         data = decode(ObjectEvent, delivery.data).data
         if data.file_type != "source" or data.user_id is None or data.video_id is None:
             return
-        await self.catalog.move_video(data.user_id, data.video_id, "stored", ("uploading",))
+        catalog = self.service.catalog
+        await catalog.move_video(data.user_id, data.video_id, "stored", ("uploading",))
         uploads.discard_work_files(self.work_dir, data.video_id)
+        video = await catalog.find_video(data.user_id, data.video_id)
+        if video is not None and video.status == "stored":
+            await self.service.request_render(data.user_id, video)
 
     async def on_push_failed(self, delivery: Delivery) -> None:
         failed = decode(PushFailed, delivery.data)
@@ -166,10 +182,17 @@ class IngestEvents:
             return
         if parsed.file_type == "source" and parsed.video_id:
             reason = f"storing the upload failed: {failed.reason}"
-            await self.catalog.move_video(
+            await self.service.catalog.move_video(
                 parsed.user_id, parsed.video_id, "failed", ("uploading",), reason
             )
             uploads.discard_work_files(self.work_dir, parsed.video_id)
+
+    async def on_render_status(self, delivery: Delivery) -> None:
+        status = decode(RenderStatus, delivery.data)
+        allowed_from = RENDER_MOVES[status.status]
+        await self.service.catalog.move_video(
+            status.user_id, status.video_id, status.status, allowed_from, status.error
+        )
 
 
 async def check_storage(service: IngestService) -> None:
@@ -178,84 +201,3 @@ async def check_storage(service: IngestService) -> None:
     error = decode(PingReply, reply).error
     if error:
         raise CliptrailError(error)
-
-
-def require_admin(request: web.Request) -> None:
-    if not principal_of(request).is_admin:
-        raise ProblemError(403, "Forbidden", "The debug routes need a token with role admin.")
-
-
-def query_flag(request: web.Request, name: str, default: bool) -> bool:
-    raw = request.query.get(name)
-    if raw is None:
-        return default
-    if raw.lower() not in ("true", "false", "1", "0"):
-        raise ProblemError(422, "Invalid query", f"'{name}' must be true or false.")
-    return raw.lower() in ("true", "1")
-
-
-def query_int(request: web.Request, name: str, default: int, low: int, high: int) -> int:
-    raw = request.query.get(name, str(default))
-    if not raw.isdigit() or not low <= int(raw) <= high:
-        raise ProblemError(422, "Invalid query", f"'{name}' must be from {low} to {high}.")
-    return int(raw)
-
-
-def query_text(request: web.Request, name: str, pattern: str = r"[\x20-\x7e]{0,1024}") -> str:
-    raw = request.query.get(name, "")
-    if not re.fullmatch(pattern, raw):
-        raise ProblemError(422, "Invalid query", f"'{name}' has characters it may not hold.")
-    return raw
-
-
-@dataclass
-class DebugHandlers:
-    """The admin routes: the ledger of a project, cleanup, reconcile, usage."""
-
-    records: RecordStore
-    tracking: TrackingClient
-
-    async def file_paths(self, request: web.Request) -> web.Response:
-        require_admin(request)
-        project_id = request.match_info["project_id"]
-        limit = query_int(request, "limit", 100, 1, 1000)
-        page = await self.records.project_page(project_id, query_text(request, "cursor"), limit + 1)
-        paths = [record.model_dump(mode="json") for record in page[:limit]]
-        cursor = page[limit - 1].object_key if len(page) > limit else None
-        count = await self.records.count(project_id)
-        body = {"project_id": project_id, "count": count, "paths": paths, "next_cursor": cursor}
-        return web.json_response(body)
-
-    async def cleanup_project(self, request: web.Request) -> web.Response:
-        require_admin(request)
-        command = CleanupCommand(
-            project_id=request.match_info["project_id"],
-            user_id=query_text(request, "user_id", r"[A-Za-z0-9_-]{0,64}") or None,
-            dry_run=query_flag(request, "dry_run", True),
-            delete_records_only=query_flag(request, "delete_records_only", False),
-        )
-        return web.json_response(await _admin_call(self.tracking.cleanup(command)))
-
-    async def reconcile(self, request: web.Request) -> web.Response:
-        require_admin(request)
-        command = ReconcileCommand(
-            prefix=query_text(request, "prefix"), dry_run=query_flag(request, "dry_run", True)
-        )
-        return web.json_response(await _admin_call(self.tracking.reconcile(command)))
-
-    async def storage_usage(self, request: web.Request) -> web.Response:
-        require_admin(request)
-        group_by = request.query.get("group_by", "user")
-        if group_by not in ("user", "project"):
-            raise ProblemError(422, "Invalid query", "'group_by' must be user or project.")
-        usage = await self.records.usage("project" if group_by == "project" else "user")
-        rows = [row.model_dump() for row in usage]
-        totals = {"bytes": sum(u.bytes for u in usage), "objects": sum(u.objects for u in usage)}
-        return web.json_response({"group_by": group_by, "usage": rows, "total": totals})
-
-
-async def _admin_call(call: Awaitable[dict[str, Any]]) -> dict[str, Any]:
-    try:
-        return await call
-    except PermanentError as exc:
-        raise ProblemError(404, "Not Found", str(exc)) from exc

@@ -28,8 +28,27 @@ _PROJECT_ID = {"name": "project_id", "in": "path", "required": True, "schema": _
 _VIDEO_ID = {"name": "video_id", "in": "path", "required": True, "schema": _ID}
 _HEALTH = {"200": {"description": "OK"}, "503": {"description": "Not ready", "content": _PROBLEM}}
 
+_CLIP_FIELDS = ("r2_key", "url", "thumbnail_r2_key", "thumbnail_url", "title", "description")
 SCHEMAS: dict[str, Any] = {
     "Any": {"type": "object"},
+    "ClipList": {
+        "type": "object",
+        "properties": {
+            "clips": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {name: {"type": ["string", "null"]} for name in _CLIP_FIELDS}
+                    | {
+                        "style": {"enum": ["original", "vertical", "blur", "split"]},
+                        "start": {"type": "number"},
+                        "end": {"type": "number"},
+                        "size_bytes": {"type": "integer"},
+                    },
+                },
+            }
+        },
+    },
     "Problem": {
         "type": "object",
         "properties": {k: {"type": "string"} for k in ("type", "title", "detail")}
@@ -205,11 +224,23 @@ DEBUG_PATHS: dict[str, Any] = {
 }
 
 
+CLIP_PATHS: dict[str, Any] = {
+    "/api/v1/projects/{project_id}/videos/{video_id}/clips": {
+        "parameters": [_PROJECT_ID, _VIDEO_ID],
+        "get": {
+            "summary": "A ready video's clips with URLs; 202 while it is processed",
+            "responses": _answers("200", "ClipList", 404, 409)
+            | {"202": {"description": "Video is still being processed"}},
+        },
+    },
+}
+
+
 def openapi_document() -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
         "info": {"title": "cliptrail", "version": "1.0.0"},
-        "paths": PATHS | DEBUG_PATHS,
+        "paths": PATHS | CLIP_PATHS | DEBUG_PATHS,
         "components": {
             "schemas": SCHEMAS,
             "securitySchemes": {

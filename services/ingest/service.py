@@ -10,8 +10,8 @@ import structlog
 
 from libs.bus import EventBus
 from libs.errors import CliptrailError, ProblemError
-from libs.events import CleanupRequest, PushRequest, encode
-from libs.highlights import Highlight, dump_highlights
+from libs.events import CleanupRequest, PushRequest, RenderRequest, encode
+from libs.highlights import Highlight, dump_highlights, parse_highlights
 from libs.keys import is_valid_id, new_id, source_key
 from libs.media import MediaInfo
 from libs.records import RecordStore
@@ -22,6 +22,12 @@ from services.ingest.catalog import Catalog, Project, Video, now_iso
 log = structlog.get_logger(__name__)
 MAX_NAME = 200
 LIVE = ("stored", "rendering", "ready")
+# The statuses a video may be in for a render status to move it (a retry may follow a failure).
+RENDER_MOVES: dict[str, tuple[str, ...]] = {
+    "rendering": ("stored", "failed", "ready"),
+    "ready": ("stored", "rendering"),
+    "failed": ("stored", "rendering"),
+}
 
 
 def not_found(what: str) -> ProblemError:
@@ -140,6 +146,18 @@ class IngestService:
         except CliptrailError as exc:
             raise ProblemError(503, "Service Unavailable", "Deletion could not be queued.") from exc
         await self.catalog.mark_deleted(user_id, project_id)
+
+    async def request_render(self, user_id: str, video: Video) -> None:
+        highlights = parse_highlights(video.highlights) if video.highlights else None
+        request = RenderRequest(
+            user_id=user_id,
+            project_id=video.project_id,
+            video_id=video.video_id,
+            source_key=video.r2_key,
+            highlights=highlights,
+        )
+        subject = self.topology.render_requested
+        await self.bus.publish(subject, encode(request), msg_id=f"render:{video.video_id}")
 
     async def check_quota(self, user_id: str, incoming_bytes: int) -> None:
         if not self.quota_bytes:

@@ -1,0 +1,97 @@
+"""Ingest's admin edge: /api/v1/debug (role admin), over the ledger and tracking's requests."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from libs.errors import PermanentError, ProblemError
+from libs.events import CleanupCommand, ReconcileCommand
+from libs.records import RecordStore
+from libs.tracking_client import TrackingClient
+from services.ingest.handlers import principal_of
+
+
+def require_admin(request: web.Request) -> None:
+    if not principal_of(request).is_admin:
+        raise ProblemError(403, "Forbidden", "The debug routes need a token with role admin.")
+
+
+def query_flag(request: web.Request, name: str, default: bool) -> bool:
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    if raw.lower() not in ("true", "false", "1", "0"):
+        raise ProblemError(422, "Invalid query", f"'{name}' must be true or false.")
+    return raw.lower() in ("true", "1")
+
+
+def query_int(request: web.Request, name: str, default: int, low: int, high: int) -> int:
+    raw = request.query.get(name, str(default))
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise ProblemError(422, "Invalid query", f"'{name}' must be from {low} to {high}.")
+    return int(raw)
+
+
+def query_text(request: web.Request, name: str, pattern: str = r"[\x20-\x7e]{0,1024}") -> str:
+    raw = request.query.get(name, "")
+    if not re.fullmatch(pattern, raw):
+        raise ProblemError(422, "Invalid query", f"'{name}' has characters it may not hold.")
+    return raw
+
+
+@dataclass
+class DebugHandlers:
+    """The admin routes: the ledger of a project, cleanup, reconcile, usage."""
+
+    records: RecordStore
+    tracking: TrackingClient
+
+    async def file_paths(self, request: web.Request) -> web.Response:
+        require_admin(request)
+        project_id = request.match_info["project_id"]
+        limit = query_int(request, "limit", 100, 1, 1000)
+        page = await self.records.project_page(project_id, query_text(request, "cursor"), limit + 1)
+        paths = [record.model_dump(mode="json") for record in page[:limit]]
+        cursor = page[limit - 1].object_key if len(page) > limit else None
+        count = await self.records.count(project_id)
+        body = {"project_id": project_id, "count": count, "paths": paths, "next_cursor": cursor}
+        return web.json_response(body)
+
+    async def cleanup_project(self, request: web.Request) -> web.Response:
+        require_admin(request)
+        command = CleanupCommand(
+            project_id=request.match_info["project_id"],
+            user_id=query_text(request, "user_id", r"[A-Za-z0-9_-]{0,64}") or None,
+            dry_run=query_flag(request, "dry_run", True),
+            delete_records_only=query_flag(request, "delete_records_only", False),
+        )
+        return web.json_response(await _admin_call(self.tracking.cleanup(command)))
+
+    async def reconcile(self, request: web.Request) -> web.Response:
+        require_admin(request)
+        command = ReconcileCommand(
+            prefix=query_text(request, "prefix"), dry_run=query_flag(request, "dry_run", True)
+        )
+        return web.json_response(await _admin_call(self.tracking.reconcile(command)))
+
+    async def storage_usage(self, request: web.Request) -> web.Response:
+        require_admin(request)
+        group_by = request.query.get("group_by", "user")
+        if group_by not in ("user", "project"):
+            raise ProblemError(422, "Invalid query", "'group_by' must be user or project.")
+        usage = await self.records.usage("project" if group_by == "project" else "user")
+        rows = [row.model_dump() for row in usage]
+        totals = {"bytes": sum(u.bytes for u in usage), "objects": sum(u.objects for u in usage)}
+        return web.json_response({"group_by": group_by, "usage": rows, "total": totals})
+
+
+async def _admin_call(call: Awaitable[dict[str, Any]]) -> dict[str, Any]:
+    try:
+        return await call
+    except PermanentError as exc:
+        raise ProblemError(404, "Not Found", str(exc)) from exc
