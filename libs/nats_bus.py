@@ -29,6 +29,7 @@ from libs.errors import CliptrailError, TransientError
 from libs.topology import ConsumerSpec, StreamSpec, Topology
 
 log = structlog.get_logger(__name__)
+CLOSE_TIMEOUT_SECONDS = 5.0
 
 
 class NatsBus:
@@ -204,4 +205,6 @@ async def connect_bus(
     try:
         yield NatsBus(client, topology, policy, ack_wait)
     finally:
-        await client.close()
+        # Bounded: with the server gone, closing must not keep a stopping service alive.
+        with contextlib.suppress(TimeoutError, NatsError):
+            await asyncio.wait_for(client.close(), CLOSE_TIMEOUT_SECONDS)
