@@ -23,6 +23,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m tests.bench.upload
+	$(BIN)/python -m tests.bench.delete
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
