@@ -15,6 +15,10 @@ class PermanentError(CliptrailError):
     """Will never succeed as asked (malformed message, missing file, bad key)."""
 
 
+class ConflictError(PermanentError):
+    """A conditional write lost: the object changed since it was read (HTTP 412)."""
+
+
 class ProblemError(CliptrailError):
     """An HTTP request that fails with an RFC 9457 problem (always a 4xx or a 503)."""
 

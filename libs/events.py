@@ -29,6 +29,7 @@ class _Reply(_Message):
 
     error: str | None = None
     permanent: bool = False
+    conflict: bool = False  # a conditional write lost (412)
 
 
 def utcnow() -> datetime:
@@ -95,6 +96,9 @@ class PushRequest(_Message):
     content_type: str
     scene_id: str | None = None
     metadata: dict[str, str] = Field(default_factory=dict)
+    # Conditional writes (request-reply pushes only): over this ETag, or only if absent.
+    if_match: str | None = None
+    if_none_match: bool = False
 
 
 class PushFailed(_Message):
@@ -223,6 +227,7 @@ class HeadRequest(_Message):
 class HeadReply(_Reply):
     object: ListedObject | None = None
     content_type: str | None = None
+    metadata: dict[str, str] = Field(default_factory=dict)
 
 
 class CleanupCommand(_Message):

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
-from libs.errors import PermanentError
+from libs.errors import ConflictError, PermanentError
 
 
 @dataclass(frozen=True)
@@ -20,6 +20,22 @@ class StoredObject:
     content_type: str = "application/octet-stream"
     metadata: dict[str, str] = field(default_factory=dict)
     last_modified: datetime | None = None
+
+
+@dataclass(frozen=True)
+class PutCondition:
+    """Write only over this version (`if_match`, an ETag) or only where nothing is yet."""
+
+    if_match: str | None = None
+    if_none_match: bool = False
+
+    def check(self, current: StoredObject | None) -> None:
+        """The store's own check, for stores that do it themselves (the fake)."""
+        lost = (self.if_none_match and current is not None) or (
+            self.if_match is not None and (current is None or current.etag != self.if_match)
+        )
+        if lost:
+            raise ConflictError("the object changed since it was read")
 
 
 @dataclass(frozen=True)
@@ -51,9 +67,15 @@ class ObjectStore(Protocol):
     async def ensure_bucket(self) -> None: ...
 
     async def put_file(
-        self, key: str, path: Path, content_type: str, metadata: dict[str, str]
+        self,
+        key: str,
+        path: Path,
+        content_type: str,
+        metadata: dict[str, str],
+        condition: PutCondition | None = None,
     ) -> StoredObject:
-        """Upload a local file and return what the store holds afterwards (verified)."""
+        """Upload a local file and return what the store holds afterwards (verified);
+        ConflictError when `condition` does not hold."""
 
     async def head(self, key: str) -> StoredObject | None: ...
 
@@ -87,9 +109,16 @@ class MemoryObjectStore:
         return None
 
     async def put_file(
-        self, key: str, path: Path, content_type: str, metadata: dict[str, str]
+        self,
+        key: str,
+        path: Path,
+        content_type: str,
+        metadata: dict[str, str],
+        condition: PutCondition | None = None,
     ) -> StoredObject:
         body = read_local(path)
+        if condition:
+            condition.check(await self.head(key))
         stored = StoredObject(
             key, len(body), hashlib.md5(body).hexdigest(), content_type, dict(metadata)
         )

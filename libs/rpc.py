@@ -7,7 +7,7 @@ from typing import TypeVar
 from pydantic import BaseModel
 
 from libs.bus import EventBus
-from libs.errors import PermanentError, TransientError
+from libs.errors import ConflictError, PermanentError, TransientError
 from libs.events import decode, encode
 
 R = TypeVar("R", bound=BaseModel)
@@ -20,6 +20,8 @@ async def ask(
     reply = decode(reply_type, payload)
     error = getattr(reply, "error", None)
     if error:
+        if getattr(reply, "conflict", False):
+            raise ConflictError(error)
         permanent = getattr(reply, "permanent", False)
         raise (PermanentError if permanent else TransientError)(error)
     return reply

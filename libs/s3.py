@@ -17,12 +17,13 @@ from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
 from botocore.exceptions import BotoCoreError, ClientError
 
-from libs.errors import PermanentError, TransientError
+from libs.errors import ConflictError, PermanentError, TransientError
 from libs.objectstore import (
     MAX_DELETE_BATCH,
     DeleteOutcome,
     ListedEntry,
     ListPage,
+    PutCondition,
     StoredObject,
 )
 from libs.settings import Settings
@@ -65,10 +66,13 @@ async def s3_client(settings: Settings) -> AsyncIterator[Any]:
 
 
 def classify(operation: str, exc: ClientError) -> TransientError | PermanentError:
-    """5xx, throttling and timeouts are transient; any other 4xx is permanent."""
+    """5xx, throttling and timeouts are transient; 412 is a lost conditional write; any other
+    4xx is permanent."""
     error = exc.response.get("Error", {})
     status = http_status(exc)
     message = f"{operation}: {error.get('Code')} {error.get('Message', '')}".strip()
+    if status == 412:
+        return ConflictError(message)
     if status >= 500 or status in (408, 429) or error.get("Code") in _TRANSIENT_CODES:
         return TransientError(message)
     return PermanentError(message)
@@ -175,17 +179,29 @@ class S3ObjectStore:
         return ListPage(entries, next_token)
 
     async def put_file(
-        self, key: str, path: Path, content_type: str, metadata: dict[str, str]
+        self,
+        key: str,
+        path: Path,
+        content_type: str,
+        metadata: dict[str, str],
+        condition: PutCondition | None = None,
     ) -> StoredObject:
         size = _size_of(path)
-        if size <= self._tuning.part_bytes:
-            expected = await self._put_single(key, path, size, content_type, metadata)
+        if condition or size <= self._tuning.part_bytes:  # conditional writes: one PUT
+            extra = _condition_params(condition)
+            expected = await self._put_single(key, path, size, content_type, metadata, extra)
         else:
             expected = await self._put_multipart(key, path, size, content_type, metadata)
         return await self._verify(key, size, expected)
 
     async def _put_single(
-        self, key: str, path: Path, size: int, content_type: str, metadata: dict[str, str]
+        self,
+        key: str,
+        path: Path,
+        size: int,
+        content_type: str,
+        metadata: dict[str, str],
+        extra: dict[str, str],
     ) -> str:
         body, digest = await asyncio.to_thread(_read_part, path, 0, size)
         await s3_call(
@@ -197,6 +213,7 @@ class S3ObjectStore:
                 ContentType=content_type,
                 ContentMD5=_md5_b64(digest),
                 Metadata=metadata,
+                **extra,
             ),
         )
         return digest.hex()
@@ -263,6 +280,14 @@ class S3ObjectStore:
                 f"verification of {key} failed: expected {size} bytes, etag {etag}; found {found}"
             )
         return stored
+
+
+def _condition_params(condition: PutCondition | None) -> dict[str, str]:
+    if condition is None:
+        return {}
+    if condition.if_none_match:
+        return {"IfNoneMatch": "*"}
+    return {"IfMatch": f'"{condition.if_match}"'} if condition.if_match else {}
 
 
 def _size_of(path: Path) -> int:

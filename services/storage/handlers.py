@@ -10,7 +10,7 @@ import structlog
 from pydantic import BaseModel
 
 from libs.bus import Delivery, EventBus, Responder
-from libs.errors import CliptrailError, PermanentError
+from libs.errors import CliptrailError, ConflictError, PermanentError
 from libs.events import (
     DeleteReply,
     DeleteRequest,
@@ -45,7 +45,9 @@ def rpc(
         try:
             return encode(await call(decode(request_type, payload)))
         except PermanentError as exc:
-            return encode(reply_type.model_validate({"error": str(exc), "permanent": True}))
+            conflict = isinstance(exc, ConflictError)
+            answer = {"error": str(exc), "permanent": True, "conflict": conflict}
+            return encode(reply_type.model_validate(answer))
         except CliptrailError as exc:
             log.warning("request_failed", request=request_type.__name__, error=str(exc))
             return encode(reply_type.model_validate({"error": str(exc)}))

@@ -31,7 +31,7 @@ from libs.events import (
     utcnow,
 )
 from libs.keys import InvalidKeyError, ParsedKey, parse_key
-from libs.objectstore import ListedEntry, ObjectStore, StoredObject
+from libs.objectstore import ListedEntry, ObjectStore, PutCondition, StoredObject
 from libs.topology import Topology
 
 REQUEST_ID_META = "push-request-id"
@@ -110,7 +110,13 @@ class StorageService:
             metadata = object_metadata(request, parsed)
             if request.scene_id:
                 metadata["scene-id"] = request.scene_id
-            return await self.store.put_file(request.key, path, request.content_type, metadata)
+            conditional = request.if_match or request.if_none_match
+            condition = (
+                PutCondition(request.if_match, request.if_none_match) if conditional else None
+            )
+            return await self.store.put_file(
+                request.key, path, request.content_type, metadata, condition
+            )
         # The work file goes once the object is announced; a redelivery may find it gone.
         stored = await self.store.head(request.key)
         if stored is None or stored.metadata.get(REQUEST_ID_META) != request.request_id:
@@ -157,7 +163,8 @@ class StorageService:
             etag=stored.etag,
             last_modified=stored.last_modified or utcnow(),
         )
-        return HeadReply(object=entry, content_type=stored.content_type)
+        metadata = {k: v for k, v in stored.metadata.items() if k not in IDENTITY_META}
+        return HeadReply(object=entry, content_type=stored.content_type, metadata=metadata)
 
 
 def listed(entry: ListedEntry) -> ListedObject:
