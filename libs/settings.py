@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     tracking_health_port: int = Field(8082, validation_alias=_env("CLIPTRAIL_TRACKING_HEALTH_PORT"))
     render_health_port: int = Field(8083, validation_alias=_env("CLIPTRAIL_RENDER_HEALTH_PORT"))
     data_dir: Path = Field(Path(".data"), validation_alias=_env("CLIPTRAIL_DATA_DIR"))
+    # Uploads and snapshots in flight; storage reads them here, so share it with storage.
+    work_dir_override: Path | None = Field(None, validation_alias=_env("CLIPTRAIL_WORK_DIR"))
+    catalog_sync: bool = Field(True, validation_alias=_env("CLIPTRAIL_CATALOG_SYNC"))
     embedded: bool = Field(True, validation_alias=_env("CLIPTRAIL_EMBEDDED"))
     max_upload_bytes: int = Field(5368709120, validation_alias=_env("CLIPTRAIL_MAX_UPLOAD_BYTES"))
     presign_ttl_seconds: int = Field(3600, validation_alias=_env("CLIPTRAIL_PRESIGN_TTL_SECONDS"))
@@ -75,7 +78,7 @@ class Settings(BaseSettings):
 
     @property
     def work_dir(self) -> Path:
-        return self.data_dir / "work"
+        return self.work_dir_override or self.data_dir / "work"
 
 
 def host_port(url: str, default_port: int) -> tuple[str, int]:

@@ -25,6 +25,9 @@ from services.storage.app import build_app as build_storage
 from services.tracking.app import TrackingDeps
 from services.tracking.app import build_app as build_tracking
 
+# Records of media objects; each user's catalog (database.sqlite) is recorded too.
+MEDIA: dict[str, Any] = {"file_type": {"$ne": "database"}}
+
 
 def bearer(settings: Settings, user: str, admin: bool = False) -> dict[str, str]:
     token = issue_token(settings.auth_jwt_secret.get_secret_value(), user, admin=admin)
@@ -133,6 +136,8 @@ def settings_env(settings: Settings) -> dict[str, str]:
         alias = field.validation_alias
         env_name = alias.choices[0] if alias is not None else name.upper()  # type: ignore[union-attr]
         value = getattr(settings, name)
+        if value is None:
+            continue
         env[str(env_name)] = str(
             value.get_secret_value() if hasattr(value, "get_secret_value") else value
         )

@@ -8,13 +8,16 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from libs.bus import EventBus
+from libs.fetch import ObjectFetcher
 from libs.records import RecordStore
 from libs.runtime import Job, background
 from libs.settings import Settings
+from libs.storage_client import StorageClient
 from libs.topology import Topology
 from libs.tracking_client import TrackingClient
 from libs.web import add_health_routes, problem_middleware
 from services.ingest.catalog import Catalog
+from services.ingest.catalog_sync import CatalogUnits, LocalUnits, SyncedUnits
 from services.ingest.clips import ManifestReader
 from services.ingest.debug import DebugHandlers
 from services.ingest.handlers import (
@@ -39,11 +42,12 @@ class IngestDeps:
 
 
 def build_app(settings: Settings, deps: IngestDeps) -> web.Application:
-    catalog = Catalog(settings.cache_dir)
+    fetcher = ObjectFetcher(StorageClient(deps.bus, deps.topology, timeout=30.0))
+    catalog = Catalog(_units(settings, fetcher))
     service = IngestService(
         catalog, deps.bus, deps.topology, deps.records, settings.user_quota_bytes
     )
-    manifests = ManifestReader(service.storage)
+    manifests = ManifestReader(fetcher)
     handlers = IngestHandlers(service, settings.work_dir, settings.max_upload_bytes, manifests)
     secret = settings.auth_jwt_secret.get_secret_value()
     app = web.Application(middlewares=[problem_middleware, auth_middleware(secret)])
@@ -54,15 +58,21 @@ def build_app(settings: Settings, deps: IngestDeps) -> web.Application:
     }
     add_health_routes(app, checks)
 
-    async def manifest_reader(_app: web.Application) -> AsyncIterator[None]:
-        async with manifests.open():
+    async def open_fetcher(_app: web.Application) -> AsyncIterator[None]:
+        async with fetcher.open():
             yield
 
-    app.cleanup_ctx.append(manifest_reader)
+    app.cleanup_ctx.append(open_fetcher)
     _add_api_routes(app, handlers)
     _add_debug_routes(app, DebugHandlers(deps.records, TrackingClient(deps.bus, deps.topology)))
     app.cleanup_ctx.append(background(*_consumers(deps, IngestEvents(service, settings.work_dir))))
     return app
+
+
+def _units(settings: Settings, fetcher: ObjectFetcher) -> CatalogUnits:
+    if not settings.catalog_sync:
+        return LocalUnits(settings.cache_dir)
+    return SyncedUnits(settings.cache_dir, settings.work_dir, fetcher)
 
 
 def _add_api_routes(app: web.Application, handlers: IngestHandlers) -> None:

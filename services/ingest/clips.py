@@ -6,16 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from aiohttp import ClientError, ClientSession, ClientTimeout
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from libs.errors import TransientError
+from libs.fetch import ObjectFetcher
 from libs.records import FileRecord
-from libs.storage_client import StorageClient
 
 CACHE_ENTRIES = 256
 
@@ -84,17 +82,9 @@ def _entry(record: FileRecord, highlight: ManifestHighlight, clip: ManifestClip)
 class ManifestReader:
     """Reads highlights.json objects; an object version (key + ETag) is fetched once."""
 
-    def __init__(self, storage: StorageClient) -> None:
-        self._storage = storage
-        self._session: ClientSession | None = None
+    def __init__(self, fetcher: ObjectFetcher) -> None:
+        self._fetcher = fetcher
         self._cache: dict[tuple[str, str], Manifest] = {}
-
-    @contextlib.asynccontextmanager
-    async def open(self) -> AsyncIterator[None]:
-        async with ClientSession(timeout=ClientTimeout(total=30)) as session:
-            self._session = session
-            yield
-            self._session = None
 
     async def read(self, record: FileRecord) -> Manifest:
         version = (record.object_key, str(record.metadata.get("etag")))
@@ -105,14 +95,9 @@ class ManifestReader:
         return self._cache[version]
 
     async def _fetch(self, key: str) -> Manifest:
-        url = await self._storage.presign(key)
-        if url is None or self._session is None:
-            raise TransientError("highlights.json cannot be read right now")
         try:
-            async with self._session.get(url) as response:
-                response.raise_for_status()
-                return Manifest.model_validate_json(await response.read())
-        except (ClientError, TimeoutError, ValidationError) as exc:
+            return Manifest.model_validate_json(await self._fetcher.read(key))
+        except ValidationError as exc:
             raise TransientError(f"highlights.json could not be read: {exc}") from exc
 
     async def views(self, entries: list[ClipEntry]) -> list[dict[str, Any]]:
@@ -120,7 +105,7 @@ class ManifestReader:
 
         async def url(key: str) -> str | None:
             with contextlib.suppress(TransientError):
-                return await self._storage.presign(key)
+                return await self._fetcher.storage.presign(key)
             return None
 
         async def view(entry: ClipEntry) -> dict[str, Any]:

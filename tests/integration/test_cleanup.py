@@ -20,6 +20,7 @@ from libs.settings import Settings
 from libs.storage_client import StorageClient
 from tests.s3proxy import FaultPlan, s3_proxy
 from tests.support import (
+    MEDIA,
     bearer,
     create_project,
     eventually,
@@ -89,12 +90,11 @@ async def test_delete_removes_exactly_the_project_and_nothing_else(
         await seed_video_outputs(settings, "alice", project, video)
         neighbour = project + "0"  # shares the project's id as a prefix
         kept = await seed_video_outputs(settings, "alice", neighbour, "v1")
-        await push(settings, database_key("alice"), b"sqlite", "application/vnd.sqlite3")
         prefix = f"users/alice/projects/{project}/"
         planted = f"{prefix}videos/{video}/stray.tmp"
         await bucket.put_file(planted, small_video, "application/octet-stream", {})
-        await eventually(lambda: _count_is(records_collection, 10))
-        before = sorted([d["object_key"] async for d in records_collection.find()])
+        await eventually(lambda: _count_is(records_collection, 9))
+        before = sorted([d["object_key"] async for d in records_collection.find(MEDIA)])
 
         async with http.delete(f"{base}/api/v1/projects/{project}", headers=alice) as response:
             assert response.status == 204
@@ -106,9 +106,11 @@ async def test_delete_removes_exactly_the_project_and_nothing_else(
 
         await eventually(lambda: _empty(bucket, records_collection, prefix))
         tombstone = await eventually(lambda: _report(records_collection, project))
-    after = sorted([d["object_key"] async for d in records_collection.find()])
+    after = sorted([d["object_key"] async for d in records_collection.find(MEDIA)])
     assert after == [key for key in before if not key.startswith(prefix)]
-    assert all(k in after for k in kept) and database_key("alice") in after
+    assert all(k in after for k in kept)
+    assert await records_collection.find_one({"object_key": database_key("alice")})
+    assert await bucket.head(database_key("alice")) is not None
     assert tombstone["report"]["untracked"] == [planted]
     assert tombstone["report"]["fallback_keys"] == 1
     assert tombstone["report"]["tracked_keys"] == 4
@@ -117,7 +119,7 @@ async def test_delete_removes_exactly_the_project_and_nothing_else(
 
 
 async def _count_is(collection: Any, count: int) -> bool:
-    return await collection.count_documents({}) == count
+    return await collection.count_documents(MEDIA) == count
 
 
 async def _empty(bucket: Any, collection: Any, prefix: str) -> bool:
@@ -185,7 +187,7 @@ async def test_tracking_killed_mid_cleanup_finishes_after_restart(
                 await asyncio.wait_for(plan.delete_seen.wait(), 30)
                 process.send_signal(signal.SIGKILL)
                 process.wait()
-                assert await records_collection.count_documents({}) == 4  # killed mid-way
+                assert await records_collection.count_documents(MEDIA) == 4  # killed mid-way
                 plan.stall_seconds = 0.0
                 restarted = spawn("services.tracking.main", proxied, tmp_path / "tracking.log")
                 try:

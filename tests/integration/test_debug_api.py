@@ -15,12 +15,12 @@ from aiohttp import ClientSession
 
 from libs.s3 import s3_client
 from libs.settings import Settings
-from tests.integration.test_cleanup import push, seed_video_outputs, stack
-from tests.support import bearer, create_project, eventually, settings_env, upload
+from tests.integration.test_cleanup import seed_video_outputs, stack
+from tests.support import MEDIA, bearer, create_project, eventually, settings_env, upload
 
 
 async def _count_is(collection: Any, count: int) -> bool:
-    return await collection.count_documents({}) == count
+    return await collection.count_documents(MEDIA) == count
 
 
 async def seeded(
@@ -89,12 +89,12 @@ async def test_cleanup_by_hand_dry_run_records_only_and_real(
             dry = await response.json()
         assert dry["dry_run"] is True and dry["tracked_keys"] == 4 and dry["fallback_keys"] == 1
         assert dry["keys"]["fallback"] == [stray] and len(dry["keys"]["tracked"]) == 4
-        assert await records_collection.count_documents({}) == 4
+        assert await records_collection.count_documents(MEDIA) == 4
         assert await bucket.head(stray) is not None
 
         async with http.post(f"{url}?dry_run=false&delete_records_only=true", headers=admin) as r:
             assert (await r.json())["deleted_records"] == 4
-        assert await records_collection.count_documents({}) == 0
+        assert await records_collection.count_documents(MEDIA) == 0
         assert len((await bucket.list_page(prefix, None, 100)).entries) == 5
 
         async with http.post(f"{url}?dry_run=false&user_id=alice", headers=admin) as response:
@@ -168,9 +168,9 @@ async def test_storage_usage_by_user_and_by_project(
     admin = bearer(settings, "root", admin=True)
     async with stack(settings) as base:
         project, _ = await seeded(settings, http, base, small_video, records_collection)
-        await push(settings, "users/alice/database.sqlite", b"db", "application/vnd.sqlite3")
-        await eventually(lambda: _count_is(records_collection, 5))
-        expected = sum([doc["size_bytes"] async for doc in records_collection.find()])
+        await eventually(lambda: records_collection.find_one({"file_type": "database"}))
+        media = [doc["size_bytes"] async for doc in records_collection.find(MEDIA)]
+        everything = [doc["size_bytes"] async for doc in records_collection.find()]
         url = f"{base}/api/v1/debug/storage-usage"
         async with http.get(url, headers=admin) as response:
             by_user = await response.json()
@@ -179,10 +179,10 @@ async def test_storage_usage_by_user_and_by_project(
         async with http.get(f"{url}?group_by=video", headers=admin) as response:
             assert response.status == 422
     assert by_user["usage"] == [
-        {"user_id": "alice", "project_id": None, "bytes": expected, "objects": 5}
+        {"user_id": "alice", "project_id": None, "bytes": sum(everything), "objects": 5}
     ]
     assert by_project["usage"] == [
-        {"user_id": "alice", "project_id": project, "bytes": expected - 2, "objects": 4}
+        {"user_id": "alice", "project_id": project, "bytes": sum(media), "objects": 4}
     ]
 
 
@@ -200,7 +200,9 @@ async def test_an_upload_over_quota_is_413_with_usage(
         async with http.post(url, data=small_video.read_bytes(), headers=alice) as response:
             assert response.status == 413
             body = await response.json()
-    assert (body["used_bytes"], body["quota_bytes"]) == (size, size + size // 2)
+    used = sum([doc["size_bytes"] async for doc in records_collection.find()])
+    assert (body["used_bytes"], body["quota_bytes"]) == (used, size + size // 2)
+    assert used > size  # the source and the user's catalog
     assert not any((settings.work_dir / "uploads").iterdir())
 
 
@@ -217,7 +219,7 @@ async def test_cli_shares_the_endpoints_code(
         assert applied["deleted_objects"] == 4
         reconcile = await _cli(settings, "reconcile")
         assert reconcile["counts"] == {"untracked": 0, "missing": 0, "mismatched": 0}
-    assert await records_collection.count_documents({}) == 0
+    assert await records_collection.count_documents(MEDIA) == 0
 
 
 async def _cli(settings: Settings, *args: str) -> Any:

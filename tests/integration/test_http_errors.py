@@ -14,15 +14,16 @@ import pytest_asyncio
 from aiohttp import ClientSession
 
 from libs.settings import Settings
-from tests.support import bearer, create_project, ingest
+from tests.support import bearer, create_project, ingest, storage
 
 PROBLEM = "application/problem+json"
 
 
 @pytest_asyncio.fixture
-async def api(settings: Settings) -> AsyncIterator[str]:
-    """Ingest alone with a 1 MiB upload limit: nothing here may be queued for storage."""
-    async with ingest(settings.model_copy(update={"max_upload_bytes": 1024 * 1024})) as base:
+async def api(settings: Settings, bucket: Any) -> AsyncIterator[str]:
+    """Storage and ingest with a 1 MiB upload limit (no tracking: nothing here is recorded)."""
+    limited = settings.model_copy(update={"max_upload_bytes": 1024 * 1024})
+    async with storage(limited), ingest(limited) as base:
         yield base
 
 

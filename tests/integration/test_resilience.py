@@ -14,6 +14,7 @@ from libs.events import ObjectEvent, PushRequest, decode, encode
 from libs.runtime import open_bus, topology_of
 from libs.settings import Settings
 from tests.support import (
+    MEDIA,
     bearer,
     create_project,
     eventually,
@@ -27,23 +28,24 @@ from tests.support import (
 
 
 async def _stored_events(settings: Settings, count: int) -> list[ObjectEvent]:
-    """Read the first `count` object-created events straight from the stream."""
+    """Read the first `count` created events of sources straight from the stream."""
     topology = topology_of(settings)
     client = await nats.connect(settings.nats_url)
     try:
         sub = await client.jetstream().pull_subscribe(topology.object_created, durable=None)
-        messages = await sub.fetch(count, timeout=5)
-        return [decode(ObjectEvent, m.data) for m in messages]
+        messages = await sub.fetch(50, timeout=5)
+        events = [decode(ObjectEvent, m.data) for m in messages]
+        return [e for e in events if e.data.file_type == "source"][:count]
     finally:
         await client.close()
 
 
 async def _keys(collection: Any) -> list[str]:
-    return sorted([doc["object_key"] async for doc in collection.find()])
+    return sorted([doc["object_key"] async for doc in collection.find(MEDIA)])
 
 
 async def _count(collection: Any, expected: int) -> bool:
-    return await collection.count_documents({}) == expected
+    return await collection.count_documents(MEDIA) == expected
 
 
 async def test_tracking_outage_loses_no_record(
@@ -57,7 +59,7 @@ async def test_tracking_outage_loses_no_record(
         ]
         for key in keys:
             await eventually(lambda key=key: bucket.head(key))
-        assert await records_collection.count_documents({}) == 0
+        assert await records_collection.count_documents(MEDIA) == 0
         async with tracking(settings):
             await eventually(lambda: _count(records_collection, 5))
     assert await _keys(records_collection) == sorted(keys)
@@ -82,7 +84,7 @@ async def test_duplicate_events_leave_one_record_with_the_same_values(
                 )
         await asyncio.sleep(1.0)
         again = await records_collection.find_one({"object_key": key}, {"_id": 0})
-    assert await records_collection.count_documents({}) == 1
+    assert await records_collection.count_documents(MEDIA) == 1
     assert again == first
 
 
@@ -90,7 +92,10 @@ async def test_storage_killed_mid_queue_loses_nothing(
     settings: Settings, bucket: Any, records_collection: Any, http: ClientSession, tmp_path: Path
 ) -> None:
     video = make_raw_video(tmp_path / "big.mkv", megabytes=12)
-    settings = settings.model_copy(update={"multipart_part_bytes": 5 * 1024 * 1024})
+    # The push queue is under test, so uploads must be accepted while storage is down: the
+    # catalog stays local here (with the sync, an upload is answered only once storage has it).
+    update = {"multipart_part_bytes": 5 * 1024 * 1024, "catalog_sync": False}
+    settings = settings.model_copy(update=update)
     alice = bearer(settings, "alice")
     log = tmp_path / "storage.log"
     async with tracking(settings), ingest(settings) as base:
@@ -100,7 +105,7 @@ async def test_storage_killed_mid_queue_loses_nothing(
         await eventually(lambda: _at_least(records_collection, 1), timeout=60, interval=0.02)
         process.send_signal(signal.SIGKILL)
         process.wait()
-        assert await records_collection.count_documents({}) < len(keys), "killed too late"
+        assert await records_collection.count_documents(MEDIA) < len(keys), "killed too late"
         restarted = spawn("services.storage.main", settings, log)
         try:
             await eventually(lambda: _count(records_collection, len(keys)), timeout=90)
@@ -113,7 +118,7 @@ async def test_storage_killed_mid_queue_loses_nothing(
 
 
 async def _at_least(collection: Any, count: int) -> bool:
-    return await collection.count_documents({}) >= count
+    return await collection.count_documents(MEDIA) >= count
 
 
 async def test_poison_push_requests_are_dead_lettered_with_the_reason(
@@ -151,6 +156,7 @@ async def _dead_letters(settings: Settings, count: int) -> list[dict[str, str]]:
 async def test_a_push_whose_file_vanished_marks_the_video_failed(
     settings: Settings, bucket: Any, http: ClientSession, small_video: Path
 ) -> None:
+    settings = settings.model_copy(update={"catalog_sync": False})  # accepted with storage down
     alice = bearer(settings, "alice")
     async with ingest(settings) as base:
         project_id = await create_project(http, base, alice)

@@ -42,7 +42,8 @@ async def test_memory_stays_flat_from_30_to_300_mb(
     small = make_raw_video(tmp_path / "small.mkv", megabytes=30, width=1280, height=720)
     large = make_raw_video(tmp_path / "large.mkv", megabytes=300, width=1280, height=720)
     port = free_port()
-    settings = settings.model_copy(update={"http_port": port})
+    # Only ingest runs (its streaming is measured), so its catalog stays local.
+    settings = settings.model_copy(update={"http_port": port, "catalog_sync": False})
     process = spawn("services.ingest.main", settings, tmp_path / "ingest.log")
     base = f"http://127.0.0.1:{port}"
     alice = bearer(settings, "alice")
