@@ -6,6 +6,7 @@ Each test gets its own NATS prefix (subjects and streams), bucket, database and 
 from __future__ import annotations
 
 import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -17,7 +18,14 @@ from aiohttp import ClientSession
 from pydantic import SecretStr
 from pymongo import AsyncMongoClient
 
-from deploy.servers import free_port, load_processes, placeholder_values, start_server, stop_process
+from deploy.servers import (
+    ProcessSpec,
+    free_port,
+    load_processes,
+    placeholder_values,
+    start_server,
+    stop_process,
+)
 from libs.records import COLLECTION
 from libs.runtime import open_object_store
 from libs.settings import Settings
@@ -44,6 +52,20 @@ def server_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settin
     finally:
         for process in reversed(started):
             stop_process(process)
+
+
+@pytest.fixture(scope="session")
+def moto_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """moto's S3 server: it answers conditional writes with 412 as R2 does (nanio ignores them)."""
+    url = f"http://127.0.0.1:{free_port()}"
+    binary = str(Path(sys.executable).parent / "moto_server")
+    host, port = url.removeprefix("http://").split(":")
+    spec = ProcessSpec("moto", [binary, "-H", host, "-p", port], ready="http", url=url)
+    process = start_server(spec, tmp_path_factory.mktemp("moto"))
+    try:
+        yield url
+    finally:
+        stop_process(process)
 
 
 @pytest.fixture

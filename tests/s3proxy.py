@@ -30,6 +30,7 @@ class FaultPlan:
     fail_key: str = ""
     failures_left: int = 0
     stall_seconds: float = 0.0
+    fail_puts_of: str = ""  # PutObject of keys ending so answers 500 while set
     delete_seen: asyncio.Event = field(default_factory=asyncio.Event)
     failures_served: int = 0
 
@@ -55,6 +56,12 @@ async def s3_proxy(upstream: str, plan: FaultPlan, s3: Any) -> AsyncIterator[str
 
         async def forward(request: web.Request) -> web.Response:
             body = await request.read()
+            if (
+                plan.fail_puts_of
+                and request.method == "PUT"
+                and request.path.endswith(plan.fail_puts_of)
+            ):
+                return web.Response(status=500, text="<Error><Code>InternalError</Code></Error>")
             if request.method == "POST" and "delete" in request.query:
                 plan.delete_seen.set()
                 await asyncio.sleep(plan.stall_seconds)

@@ -59,6 +59,11 @@ def _run(path: Path, work: Work[T]) -> tuple[T, int]:
         return result, db.total_changes - before
 
 
+def _migrate_file(path: Path) -> bool:
+    with connect(path) as db:
+        return migrate(db)
+
+
 class LocalUnits:
     """The catalog as local files only (CLIPTRAIL_CATALOG_SYNC=0; measuring the sync's cost)."""
 
@@ -188,8 +193,7 @@ class SyncedUnits:
 
     async def _migrate(self, user_id: str) -> None:
         """An older schema is migrated on load and stored as the next version."""
-        path = self._path(user_id)
-        migrated = await asyncio.to_thread(lambda: _run(path, migrate)[0])
+        migrated = await asyncio.to_thread(_migrate_file, self._path(user_id))
         if migrated and self._state(user_id).version > 0:
             await self._publish(user_id)
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -90,16 +92,22 @@ async def test_run_serves_stops_cleanly_and_keeps_data(
     base = f"http://127.0.0.1:{stack_env['CLIPTRAIL_HTTP_PORT']}"
     await eventually(lambda: _ready(http, base), timeout=60)
     project_id = await create_project(http, base, headers)
+    await create_project(http, base, headers)
     video_id = (await upload(http, base, headers, project_id, small_video))["video_id"]
     await eventually(lambda: _status(http, base, headers, project_id, video_id))
+    before = await _listing(http, base, headers)
     code, survivors = stop(running_stacks[0])
     assert code == 0 and survivors == []
 
+    data = Path(stack_env["CLIPTRAIL_DATA_DIR"])
+    shutil.rmtree(data / "cache")  # R2 is the source of truth: the cache may go
+    shutil.rmtree(data / "work")
     offset = len(log.read_text(errors="replace"))
     running_stacks.append(start_stack(stack_env, log))
     await token_from(log, offset)
     await eventually(lambda: _ready(http, base), timeout=60)
     assert await _status(http, base, headers, project_id, video_id)
+    assert await _listing(http, base, headers) == before
     code, survivors = stop(running_stacks[1])
     assert code == 0 and survivors == []
 
@@ -116,6 +124,11 @@ async def test_port_in_use_is_a_one_line_error(
         code = await asyncio.to_thread(running_stacks[0].wait, 60)
     assert code == 1
     assert f"127.0.0.1:{port} is already in use" in log.read_text()
+
+
+async def _listing(http: ClientSession, base: str, headers: dict[str, str]) -> Any:
+    async with http.get(f"{base}/api/v1/projects", headers=headers) as response:
+        return await response.json()
 
 
 async def _ready(http: ClientSession, base: str) -> bool:
