@@ -24,6 +24,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m tests.bench.upload
 	$(BIN)/python -m tests.bench.delete
+	$(BIN)/python -m tests.bench.catalog
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
