@@ -9,6 +9,7 @@ import hashlib
 import os
 from collections.abc import AsyncIterator, Awaitable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -187,9 +188,14 @@ class S3ObjectStore:
         condition: PutCondition | None = None,
     ) -> StoredObject:
         size = _size_of(path)
-        if condition or size <= self._tuning.part_bytes:  # conditional writes: one PUT
+        if condition:
+            # One PUT, verified by its own answer: a HEAD after it could already see the next
+            # writer's version, which is exactly what a conditional write expects to happen.
             extra = _condition_params(condition)
-            expected = await self._put_single(key, path, size, content_type, metadata, extra)
+            etag = await self._put_single(key, path, size, content_type, metadata, extra)
+            return StoredObject(key, size, etag, content_type, dict(metadata), datetime.now(UTC))
+        if size <= self._tuning.part_bytes:
+            expected = await self._put_single(key, path, size, content_type, metadata, {})
         else:
             expected = await self._put_multipart(key, path, size, content_type, metadata)
         return await self._verify(key, size, expected)
@@ -204,7 +210,7 @@ class S3ObjectStore:
         extra: dict[str, str],
     ) -> str:
         body, digest = await asyncio.to_thread(_read_part, path, 0, size)
-        await s3_call(
+        reply = await s3_call(
             "PutObject",
             self._s3.put_object(
                 Bucket=self.bucket,
@@ -216,6 +222,8 @@ class S3ObjectStore:
                 **extra,
             ),
         )
+        if reply["ETag"].strip('"') != digest.hex():
+            raise TransientError(f"PutObject of {key} answered another ETag than its MD5")
         return digest.hex()
 
     async def _put_multipart(
