@@ -1,4 +1,4 @@
-"""build_app for render: health routes; the render pipeline arrives with its own issue."""
+"""build_app for render: health routes plus the render-request consumer."""
 
 from __future__ import annotations
 
@@ -7,9 +7,22 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from libs.bus import EventBus
+from libs.errors import CliptrailError
+from libs.runtime import background
 from libs.settings import Settings
+from libs.storage_client import StorageClient
 from libs.topology import Topology
 from libs.web import add_health_routes, problem_middleware
+from services.render.ffmpeg import FfmpegMedia, FfmpegRunner
+from services.render.handlers import RenderHandlers
+from services.render.model import FrameSize
+from services.render.service import RenderOptions, RenderService
+from services.render.transfers import Transfers
+from services.render.workspace import Workspace
+
+REQUEST_CONSUMER = "render-requested"
+PRESIGN_TIMEOUT_SECONDS = 10.0
+PUSH_TIMEOUT_SECONDS = 300.0  # a push replies once the object is uploaded and verified
 
 
 @dataclass(frozen=True)
@@ -18,7 +31,36 @@ class RenderDeps:
     topology: Topology
 
 
+def render_options(settings: Settings) -> RenderOptions:
+    try:
+        vertical = FrameSize.parse(settings.render_vertical_size)
+    except ValueError as exc:
+        raise CliptrailError(f"RENDER_VERTICAL_SIZE: {exc}") from exc
+    return RenderOptions(settings.render_preset, vertical, settings.r2_public_url)
+
+
+def build_service(settings: Settings, deps: RenderDeps) -> RenderService:
+    workspace = Workspace(settings.work_dir)
+    runner = FfmpegRunner(settings.render_concurrency)
+    presigner = StorageClient(deps.bus, deps.topology, PRESIGN_TIMEOUT_SECONDS)
+    pusher = StorageClient(deps.bus, deps.topology, PUSH_TIMEOUT_SECONDS)
+    return RenderService(
+        media=FfmpegMedia(runner, settings.render_timeout_factor),
+        storage=Transfers(presigner, pusher, workspace),
+        workspace=workspace,
+        options=render_options(settings),
+    )
+
+
 def build_app(settings: Settings, deps: RenderDeps) -> web.Application:
+    handlers = RenderHandlers(build_service(settings, deps), deps.bus, deps.topology)
     app = web.Application(middlewares=[problem_middleware])
     add_health_routes(app, {"nats": deps.bus.ping})
+
+    async def consume_requests() -> None:
+        # One video at a time; its encodes share the RENDER_CONCURRENCY slots.
+        spec = deps.topology.consumer(REQUEST_CONSUMER, deps.topology.render_requested, batch=1)
+        await deps.bus.run_consumer(spec, handlers.on_render_requested, handlers.on_render_dead)
+
+    app.cleanup_ctx.append(background(consume_requests))
     return app

@@ -1,0 +1,66 @@
+"""The plain data render passes between its parts (no I/O here)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from libs.highlights import Style
+
+
+@dataclass(frozen=True)
+class Probe:
+    """What ffmpeg found in a media file."""
+
+    duration: float
+    width: int
+    height: int
+    codec: str
+    fps: float
+    has_audio: bool
+
+    @property
+    def frame_seconds(self) -> float:
+        return 1.0 / self.fps
+
+
+@dataclass(frozen=True)
+class Signal:
+    """A video's own signal: scene changes (time, score) and momentary loudness (time, LUFS)."""
+
+    scene_changes: list[tuple[float, float]]
+    loudness: list[tuple[float, float]]
+
+
+@dataclass(frozen=True)
+class FrameSize:
+    width: int
+    height: int
+
+    @classmethod
+    def parse(cls, text: str) -> FrameSize:
+        """'720x1280' -> FrameSize(720, 1280); both even (H.264 in yuv420p needs that)."""
+        width, sep, height = text.lower().partition("x")
+        if not (sep and width.isdigit() and height.isdigit()):
+            raise ValueError(f"a frame size looks like 720x1280, not {text!r}")
+        size = cls(int(width), int(height))
+        if min(size.width, size.height) < 2 or size.width % 2 or size.height % 2:
+            raise ValueError(f"frame size {text!r} must have even, positive sides")
+        return size
+
+    def __str__(self) -> str:
+        return f"{self.width}x{self.height}"
+
+
+@dataclass(frozen=True)
+class EncodeJob:
+    """One clip to cut from the source and encode in one style."""
+
+    source: Path
+    output: Path
+    start: float
+    length: float
+    style: Style
+    vertical: FrameSize
+    preset: str
+    with_audio: bool
