@@ -25,6 +25,7 @@ bench: $(STAMP)
 	$(BIN)/python -m tests.bench.upload
 	$(BIN)/python -m tests.bench.delete
 	$(BIN)/python -m tests.bench.catalog
+	$(BIN)/python -m tests.bench.render
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
