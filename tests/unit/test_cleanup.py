@@ -8,15 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from libs.bus import InMemoryBus
 from libs.keys import parse_key
 from libs.objectstore import MemoryObjectStore
 from libs.records import FileRecord, MemoryRecordStore
-from libs.storage_client import StorageClient
-from libs.topology import Topology
-from services.storage.handlers import StorageHandlers
-from services.storage.service import StorageService
 from services.tracking.cleanup import ProjectCleaner
+from tests.unit.fakes import fake_storage
 
 WHEN = datetime(2026, 1, 1, tzinfo=UTC)
 P1 = "users/alice/projects/p1/"
@@ -44,12 +40,7 @@ class Fixture:
         self.work_dir = work_dir
 
     async def cleaner(self) -> ProjectCleaner:
-        topology = Topology()
-        bus = InMemoryBus(topology)
-        service = StorageService(self.store, bus, topology, self.work_dir, 60)
-        for subject, responder in StorageHandlers(service, bus, topology).responders().items():
-            await bus.serve(subject, responder)
-        return ProjectCleaner(self.records, StorageClient(bus, topology, timeout=5))
+        return ProjectCleaner(self.records, await fake_storage(self.store, self.work_dir))
 
     async def put(self, key: str, tracked: bool = True) -> None:
         body = key.encode()

@@ -9,15 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from libs.bus import InMemoryBus
 from libs.keys import parse_key
 from libs.objectstore import ListPage, MemoryObjectStore
 from libs.records import FileRecord, MemoryRecordStore, Tombstone
-from libs.storage_client import StorageClient
-from libs.topology import Topology
-from services.storage.handlers import StorageHandlers
-from services.storage.service import StorageService
 from services.tracking.reconcile import Reconciler, ReconcileReport
+from tests.unit.fakes import fake_storage
 
 NOW = datetime(2026, 1, 1, 12, tzinfo=UTC)
 GRACE = 3600.0
@@ -41,12 +37,7 @@ class Fixture:
         self.work_dir = work_dir
 
     async def reconciler(self) -> Reconciler:
-        topology = Topology()
-        bus = InMemoryBus(topology)
-        service = StorageService(self.store, bus, topology, self.work_dir, 60)
-        for subject, responder in StorageHandlers(service, bus, topology).responders().items():
-            await bus.serve(subject, responder)
-        storage = StorageClient(bus, topology, timeout=5)
+        storage = await fake_storage(self.store, self.work_dir)
         return Reconciler(self.records, storage, GRACE, now=lambda: NOW)
 
     async def run(self, prefix: str = "", dry_run: bool = False) -> ReconcileReport:
