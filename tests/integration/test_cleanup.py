@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -18,6 +19,7 @@ from libs.runtime import open_bus, topology_of
 from libs.s3 import s3_client
 from libs.settings import Settings
 from libs.storage_client import StorageClient
+from tests.render.support import render
 from tests.s3proxy import FaultPlan, s3_proxy
 from tests.support import (
     MEDIA,
@@ -25,6 +27,7 @@ from tests.support import (
     create_project,
     eventually,
     ingest,
+    make_video,
     spawn,
     storage,
     tracking,
@@ -229,3 +232,49 @@ async def test_delete_of_another_users_project_is_404(
             assert response.status == 404
         async with http.get(url, headers=bearer(settings, "alice")) as response:
             assert response.status == 200
+
+
+async def test_deleting_a_project_while_its_render_runs_leaves_nothing(
+    settings: Settings, bucket: Any, records_collection: Any, http: ClientSession, tmp_path: Path
+) -> None:
+    settings = settings.model_copy(update={"render_preset": "ultrafast"})
+    video = make_video(tmp_path / "long.mp4", seconds=12.0, size="640x360")
+    highlights = [
+        {"start": s, "end": s + 3, "title": f"Part {n}", "styles": ["original", "vertical"]}
+        for n, s in enumerate((0, 4, 8), start=1)
+    ]
+    alice = bearer(settings, "alice")
+    async with stack(settings) as base, render(settings):
+        project = await create_project(http, base, alice)
+        form = {"file": video.open("rb"), "highlights": json.dumps(highlights)}
+        url = f"{base}/api/v1/projects/{project}/videos"
+        async with http.post(url, data=form, headers=alice) as response:
+            video_id = (await response.json())["video_id"]
+        await eventually(lambda: _video_status(http, base, alice, project, video_id, "rendering"))
+        async with http.delete(f"{base}/api/v1/projects/{project}", headers=alice) as response:
+            assert response.status == 204
+        prefix = f"users/alice/projects/{project}/"
+        await eventually(lambda: _render_working(settings))
+        await eventually(lambda: _render_finished(settings), timeout=60)
+        await eventually(lambda: _empty(bucket, records_collection, prefix), timeout=60)
+        await asyncio.sleep(1.0)  # nothing comes back late
+        assert await _empty(bucket, records_collection, prefix)
+
+
+async def _video_status(
+    http: ClientSession, base: str, headers: dict[str, str], project: str, video: str, status: str
+) -> bool:
+    url = f"{base}/api/v1/projects/{project}/videos/{video}"
+    async with http.get(url, headers=headers) as response:
+        return response.status == 200 and (await response.json())["status"] == status
+
+
+async def _render_working(settings: Settings) -> bool:
+    work = settings.work_dir / "render"
+    return work.exists() and any(work.iterdir())
+
+
+async def _render_finished(settings: Settings) -> bool:
+    """Render announced a terminal status (its work dir is gone once it has)."""
+    work = settings.work_dir / "render"
+    return not work.exists() or not any(work.iterdir())
