@@ -15,9 +15,12 @@ from typing import Any
 from aiohttp import ClientSession, web
 
 from libs.auth import issue_token
+from libs.events import PushRequest
+from libs.keys import clip_key, clip_stem, highlights_key, thumbnail_key
 from libs.media import ffmpeg_exe
 from libs.runtime import open_bus, open_object_store, open_records, topology_of
 from libs.settings import Settings
+from libs.storage_client import StorageClient
 from services.ingest.app import IngestDeps
 from services.ingest.app import build_app as build_ingest
 from services.storage.app import StorageDeps
@@ -151,3 +154,37 @@ def spawn(module: str, settings: Settings, log_path: Path) -> subprocess.Popen[b
         return subprocess.Popen(
             [sys.executable, "-m", module], env=env, stdout=log, stderr=subprocess.STDOUT
         )
+
+
+@contextlib.asynccontextmanager
+async def stack(settings: Settings, with_tracking: bool = True) -> AsyncIterator[str]:
+    async with contextlib.AsyncExitStack() as services:
+        await services.enter_async_context(storage(settings))
+        if with_tracking:
+            await services.enter_async_context(tracking(settings))
+        yield await services.enter_async_context(ingest(settings))
+
+
+async def push(settings: Settings, key: str, body: bytes, content_type: str) -> None:
+    """Put an object the way render does: a work file pushed through storage."""
+    work = settings.work_dir / "seed"
+    work.mkdir(parents=True, exist_ok=True)
+    path = work / key.replace("/", "_")
+    path.write_bytes(body)
+    local = str(path.relative_to(settings.work_dir))
+    async with open_bus(settings, "seeder") as bus:
+        await StorageClient(bus, topology_of(settings)).push(
+            PushRequest(local_path=local, key=key, content_type=content_type)
+        )
+
+
+async def seed_video_outputs(settings: Settings, user: str, project: str, video: str) -> list[str]:
+    stem = clip_stem(1, 1, "Best bit", "vertical")
+    outputs = [
+        (clip_key(user, project, video, stem), b"clip", "video/mp4"),
+        (thumbnail_key(user, project, video, stem), b"jpeg", "image/jpeg"),
+        (highlights_key(user, project, video), b"{}", "application/json"),
+    ]
+    for key, body, content_type in outputs:
+        await push(settings, key, body, content_type)
+    return [key for key, _, _ in outputs]

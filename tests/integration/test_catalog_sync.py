@@ -18,9 +18,8 @@ from aiohttp import ClientSession
 from libs.s3 import s3_client
 from libs.settings import Settings
 from services.ingest.catalog_db import MIGRATIONS, SCHEMA_VERSION
-from tests.integration.test_cleanup import stack
 from tests.s3proxy import FaultPlan, s3_proxy
-from tests.support import bearer, create_project, ingest, storage, upload
+from tests.support import bearer, create_project, ingest, stack, storage, upload
 
 DB = "users/alice/database.sqlite"
 

@@ -3,22 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import signal
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 from aiohttp import ClientSession
 from yarl import URL
 
-from libs.events import PushRequest
-from libs.keys import clip_key, clip_stem, database_key, highlights_key, thumbnail_key
-from libs.runtime import open_bus, topology_of
+from libs.keys import database_key
 from libs.s3 import s3_client
 from libs.settings import Settings
-from libs.storage_client import StorageClient
 from tests.render.support import render
 from tests.s3proxy import FaultPlan, s3_proxy
 from tests.support import (
@@ -26,47 +21,12 @@ from tests.support import (
     bearer,
     create_project,
     eventually,
-    ingest,
     make_video,
+    seed_video_outputs,
     spawn,
-    storage,
-    tracking,
+    stack,
     upload,
 )
-
-
-@contextlib.asynccontextmanager
-async def stack(settings: Settings, with_tracking: bool = True) -> AsyncIterator[str]:
-    async with contextlib.AsyncExitStack() as services:
-        await services.enter_async_context(storage(settings))
-        if with_tracking:
-            await services.enter_async_context(tracking(settings))
-        yield await services.enter_async_context(ingest(settings))
-
-
-async def push(settings: Settings, key: str, body: bytes, content_type: str) -> None:
-    """Put an object the way render does: a work file pushed through storage."""
-    work = settings.work_dir / "seed"
-    work.mkdir(parents=True, exist_ok=True)
-    path = work / key.replace("/", "_")
-    path.write_bytes(body)
-    local = str(path.relative_to(settings.work_dir))
-    async with open_bus(settings, "seeder") as bus:
-        await StorageClient(bus, topology_of(settings)).push(
-            PushRequest(local_path=local, key=key, content_type=content_type)
-        )
-
-
-async def seed_video_outputs(settings: Settings, user: str, project: str, video: str) -> list[str]:
-    stem = clip_stem(1, 1, "Best bit", "vertical")
-    outputs = [
-        (clip_key(user, project, video, stem), b"clip", "video/mp4"),
-        (thumbnail_key(user, project, video, stem), b"jpeg", "image/jpeg"),
-        (highlights_key(user, project, video), b"{}", "application/json"),
-    ]
-    for key, body, content_type in outputs:
-        await push(settings, key, body, content_type)
-    return [key for key, _, _ in outputs]
 
 
 async def keys_under(bucket: Any, prefix: str) -> list[str]:

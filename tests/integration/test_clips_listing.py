@@ -17,8 +17,7 @@ from libs.events import RenderRequest, RenderStatus, decode, encode
 from libs.keys import clip_key, clip_stem, highlights_key, thumbnail_key
 from libs.runtime import open_bus, topology_of
 from libs.settings import Settings
-from tests.integration.test_cleanup import push, stack
-from tests.support import bearer, create_project, eventually
+from tests.support import bearer, create_project, eventually, push, stack
 
 
 async def render_request(settings: Settings) -> RenderRequest:

@@ -15,8 +15,16 @@ from aiohttp import ClientSession
 
 from libs.s3 import s3_client
 from libs.settings import Settings
-from tests.integration.test_cleanup import seed_video_outputs, stack
-from tests.support import MEDIA, bearer, create_project, eventually, settings_env, upload
+from tests.support import (
+    MEDIA,
+    bearer,
+    create_project,
+    eventually,
+    seed_video_outputs,
+    settings_env,
+    stack,
+    upload,
+)
 
 
 async def _count_is(collection: Any, count: int) -> bool:

@@ -1,11 +1,15 @@
-"""Storage reached over the in-memory bus, answering from an in-memory bucket."""
+"""Fakes for the unit tests: storage over the in-memory bus, a bucket and a ledger."""
 
 from __future__ import annotations
 
+import hashlib
+from datetime import datetime
 from pathlib import Path
 
 from libs.bus import InMemoryBus
+from libs.keys import parse_key
 from libs.objectstore import MemoryObjectStore
+from libs.records import FileRecord, MemoryRecordStore
 from libs.storage_client import StorageClient
 from libs.topology import Topology
 from services.storage.handlers import StorageHandlers
@@ -19,3 +23,36 @@ async def fake_storage(store: MemoryObjectStore, work_dir: Path) -> StorageClien
     for subject, responder in StorageHandlers(service, bus, topology).responders().items():
         await bus.serve(subject, responder)
     return StorageClient(bus, topology, timeout=5)
+
+
+class FakeBucketAndLedger:
+    """The in-memory bucket and ledger that cleanup and reconcile work on."""
+
+    def __init__(self, work_dir: Path) -> None:
+        self.store = MemoryObjectStore()
+        self.records = MemoryRecordStore()
+        self.work_dir = work_dir
+
+    async def put_object(self, key: str, content_type: str) -> bytes:
+        """An object whose body is its key; returns the body."""
+        body = key.encode()
+        path = self.work_dir / hashlib.md5(body).hexdigest()
+        path.write_bytes(body)
+        await self.store.put_file(key, path, content_type, {})
+        return body
+
+
+def fake_record(key: str, size: int, etag: str, content_type: str, when: datetime) -> FileRecord:
+    parsed = parse_key(key)
+    return FileRecord(
+        object_key=key,
+        project_id=parsed.project_id,
+        user_id=parsed.user_id,
+        scene_id=None,
+        file_type=parsed.file_type,
+        size_bytes=size,
+        content_type=content_type,
+        metadata={"video_id": parsed.video_id, "etag": etag},
+        created_at=when,
+        updated_at=when,
+    )

@@ -8,11 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from libs.keys import parse_key
-from libs.objectstore import MemoryObjectStore
-from libs.records import FileRecord, MemoryRecordStore
+from libs.records import FileRecord
 from services.tracking.cleanup import ProjectCleaner
-from tests.unit.fakes import fake_storage
+from tests.unit.fakes import FakeBucketAndLedger, fake_record, fake_storage
 
 WHEN = datetime(2026, 1, 1, tzinfo=UTC)
 P1 = "users/alice/projects/p1/"
@@ -31,22 +29,14 @@ NEIGHBOURS = [
 UNTRACKED_NEIGHBOUR = "users/alice/projects/p10/videos/v9/source.mp4"
 
 
-class Fixture:
+class Fixture(FakeBucketAndLedger):
     """The fake bucket and ledger, and a cleaner that reaches storage over the fake bus."""
-
-    def __init__(self, work_dir: Path) -> None:
-        self.store = MemoryObjectStore()
-        self.records = MemoryRecordStore()
-        self.work_dir = work_dir
 
     async def cleaner(self) -> ProjectCleaner:
         return ProjectCleaner(self.records, await fake_storage(self.store, self.work_dir))
 
     async def put(self, key: str, tracked: bool = True) -> None:
-        body = key.encode()
-        path = self.work_dir / hashlib.md5(body).hexdigest()
-        path.write_bytes(body)
-        await self.store.put_file(key, path, "application/octet-stream", {})
+        body = await self.put_object(key, "application/octet-stream")
         if tracked:
             await self.records.upsert_many([record_of(key, body)])
 
@@ -55,19 +45,8 @@ class Fixture:
 
 
 def record_of(key: str, body: bytes) -> FileRecord:
-    parsed = parse_key(key)
-    return FileRecord(
-        object_key=key,
-        project_id=parsed.project_id,
-        user_id=parsed.user_id,
-        scene_id=None,
-        file_type=parsed.file_type,
-        size_bytes=len(body),
-        content_type="application/octet-stream",
-        metadata={"video_id": parsed.video_id, "etag": hashlib.md5(body).hexdigest()},
-        created_at=WHEN,
-        updated_at=WHEN,
-    )
+    etag = hashlib.md5(body).hexdigest()
+    return fake_record(key, len(body), etag, "application/octet-stream", WHEN)
 
 
 @pytest.fixture

@@ -9,11 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from libs.keys import parse_key
 from libs.objectstore import ListPage, MemoryObjectStore
-from libs.records import FileRecord, MemoryRecordStore, Tombstone
+from libs.records import FileRecord, Tombstone
 from services.tracking.reconcile import Reconciler, ReconcileReport
-from tests.unit.fakes import fake_storage
+from tests.unit.fakes import FakeBucketAndLedger, fake_record, fake_storage
 
 NOW = datetime(2026, 1, 1, 12, tzinfo=UTC)
 GRACE = 3600.0
@@ -28,13 +27,8 @@ OLD_JUNK, YOUNG_JUNK = "junk/old.bin", "junk/young.bin"
 DELETED_PROJECT = "users/alice/projects/gone/videos/v1/source.mp4"
 
 
-class Fixture:
+class Fixture(FakeBucketAndLedger):
     """The fake bucket and ledger; objects get the last-modified time a test asks for."""
-
-    def __init__(self, work_dir: Path) -> None:
-        self.store = MemoryObjectStore()
-        self.records = MemoryRecordStore()
-        self.work_dir = work_dir
 
     async def reconciler(self) -> Reconciler:
         storage = await fake_storage(self.store, self.work_dir)
@@ -44,9 +38,7 @@ class Fixture:
         return await (await self.reconciler()).run(prefix, dry_run)
 
     async def put(self, key: str, when: datetime = OLD, content_type: str = "video/mp4") -> None:
-        path = self.work_dir / hashlib.md5(key.encode()).hexdigest()
-        path.write_bytes(key.encode())
-        await self.store.put_file(key, path, content_type, {})
+        await self.put_object(key, content_type)
         self.store.modified[key] = when
 
     async def track(self, key: str, size: int | None = None, etag: str | None = None) -> None:
@@ -60,19 +52,7 @@ class Fixture:
 
 
 def record_of(key: str, size: int, etag: str) -> FileRecord:
-    parsed = parse_key(key)
-    return FileRecord(
-        object_key=key,
-        project_id=parsed.project_id,
-        user_id=parsed.user_id,
-        scene_id=None,
-        file_type=parsed.file_type,
-        size_bytes=size,
-        content_type="video/mp4",
-        metadata={"video_id": parsed.video_id, "etag": etag},
-        created_at=OLD,
-        updated_at=OLD,
-    )
+    return fake_record(key, size, etag, "video/mp4", OLD)
 
 
 def etag_of(key: str) -> str:
