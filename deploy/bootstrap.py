@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from libs.runtime import open_bus, open_object_store, open_records
+from libs.runtime.wiring import open_bus, open_object_store, open_records
 from libs.settings import Settings
 
 

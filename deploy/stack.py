@@ -19,9 +19,9 @@ from deploy.servers import (
     start_server,
     stop_process,
 )
-from libs.auth import issue_token
 from libs.errors import CliptrailError
 from libs.settings import Settings
+from libs.web.auth import issue_token
 
 RESTART_LIMIT = 5
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from libs.auth import issue_token
-from libs.keys import is_valid_id
 from libs.settings import Settings
+from libs.storage.keys import is_valid_id
+from libs.web.auth import issue_token
 
 
 def main() -> None:

@@ -26,9 +26,9 @@ from deploy.servers import (
     start_server,
     stop_process,
 )
-from libs.records import COLLECTION
-from libs.runtime import open_object_store
+from libs.runtime.wiring import open_object_store
 from libs.settings import Settings
+from libs.storage.records import COLLECTION
 from tests.support import make_video
 
 

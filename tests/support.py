@@ -14,13 +14,13 @@ from typing import Any
 
 from aiohttp import ClientSession, web
 
-from libs.auth import issue_token
-from libs.events import PushRequest
-from libs.keys import clip_key, clip_stem, highlights_key, thumbnail_key
-from libs.media import ffmpeg_exe
-from libs.runtime import open_bus, open_object_store, open_records, topology_of
+from libs.media.probe import ffmpeg_exe
+from libs.messaging.events import PushRequest
+from libs.runtime.wiring import open_bus, open_object_store, open_records, topology_of
 from libs.settings import Settings
-from libs.storage_client import StorageClient
+from libs.storage.keys import clip_key, clip_stem, highlights_key, thumbnail_key
+from libs.storage.storage_client import StorageClient
+from libs.web.auth import issue_token
 from services.ingest.app import IngestDeps
 from services.ingest.app import build_app as build_ingest
 from services.storage.app import StorageDeps

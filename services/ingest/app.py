@@ -7,15 +7,15 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from libs.bus import EventBus
-from libs.fetch import ObjectFetcher
-from libs.records import RecordStore
-from libs.runtime import Job, background
+from libs.messaging.bus import EventBus
+from libs.messaging.topology import Topology
+from libs.runtime.wiring import Job, background
 from libs.settings import Settings
-from libs.storage_client import StorageClient
-from libs.topology import Topology
-from libs.tracking_client import TrackingClient
-from libs.web import add_health_routes, problem_middleware
+from libs.storage.fetch import ObjectFetcher
+from libs.storage.records import RecordStore
+from libs.storage.storage_client import StorageClient
+from libs.storage.tracking_client import TrackingClient
+from libs.web.server import add_health_routes, problem_middleware
 from services.ingest.catalog import Catalog
 from services.ingest.catalog_sync import CatalogUnits, LocalUnits, SyncedUnits
 from services.ingest.clips import ManifestReader

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
 
-from libs.keys import check_id
+from libs.storage.keys import check_id
 
 _SCHEMA_V1 = """
 CREATE TABLE IF NOT EXISTS projects (

@@ -25,9 +25,9 @@ from typing import Protocol, TypeVar
 import structlog
 
 from libs.errors import CliptrailError, ConflictError, ProblemError
-from libs.events import PushRequest
-from libs.fetch import ObjectFetcher
-from libs.keys import database_key
+from libs.messaging.events import PushRequest
+from libs.storage.fetch import ObjectFetcher
+from libs.storage.keys import database_key
 from services.ingest.catalog_db import (
     CorruptDatabaseError,
     connect,

@@ -12,8 +12,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from libs.errors import TransientError
-from libs.fetch import ObjectFetcher
-from libs.records import FileRecord
+from libs.storage.fetch import ObjectFetcher
+from libs.storage.records import FileRecord
 
 CACHE_ENTRIES = 256
 

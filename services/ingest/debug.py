@@ -10,9 +10,9 @@ from typing import Any
 from aiohttp import web
 
 from libs.errors import PermanentError, ProblemError
-from libs.events import CleanupCommand, ReconcileCommand
-from libs.records import RecordStore
-from libs.tracking_client import TrackingClient
+from libs.messaging.events import CleanupCommand, ReconcileCommand
+from libs.storage.records import RecordStore
+from libs.storage.tracking_client import TrackingClient
 from services.ingest.handlers import principal_of
 
 

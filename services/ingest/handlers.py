@@ -11,10 +11,11 @@ from typing import Any
 import structlog
 from aiohttp import web
 
-from libs.auth import Principal, authenticate
-from libs.bus import Delivery
 from libs.errors import CliptrailError, ProblemError
-from libs.events import (
+from libs.media.highlights import check_against_duration, parse_highlights
+from libs.media.probe import NotAVideoError, probe_video
+from libs.messaging.bus import Delivery
+from libs.messaging.events import (
     ObjectEvent,
     Ping,
     PingReply,
@@ -23,9 +24,8 @@ from libs.events import (
     decode,
     encode,
 )
-from libs.highlights import check_against_duration, parse_highlights
-from libs.keys import InvalidKeyError, new_id, parse_key
-from libs.media import NotAVideoError, probe_video
+from libs.storage.keys import InvalidKeyError, new_id, parse_key
+from libs.web.auth import Principal, authenticate
 from services.ingest import uploads
 from services.ingest.clips import ManifestReader, clip_entries
 from services.ingest.service import (

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import structlog
 
-from libs.auth import secret_is_weak
-from libs.runtime import open_bus, open_records, run_main, topology_of
+from libs.runtime.wiring import open_bus, open_records, run_main, topology_of
 from libs.settings import Settings
-from libs.web import serve_until_signal
+from libs.web.auth import secret_is_weak
+from libs.web.server import serve_until_signal
 from services.ingest.app import IngestDeps, build_app
 
 log = structlog.get_logger(__name__)

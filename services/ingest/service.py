@@ -8,15 +8,15 @@ from typing import Any
 
 import structlog
 
-from libs.bus import EventBus
 from libs.errors import CliptrailError, ProblemError
-from libs.events import CleanupRequest, PushRequest, RenderRequest, encode
-from libs.highlights import Highlight, dump_highlights, parse_highlights
-from libs.keys import is_valid_id, new_id, source_key
-from libs.media import MediaInfo
-from libs.records import RecordStore
-from libs.storage_client import StorageClient
-from libs.topology import Topology
+from libs.media.highlights import Highlight, dump_highlights, parse_highlights
+from libs.media.probe import MediaInfo
+from libs.messaging.bus import EventBus
+from libs.messaging.events import CleanupRequest, PushRequest, RenderRequest, encode
+from libs.messaging.topology import Topology
+from libs.storage.keys import is_valid_id, new_id, source_key
+from libs.storage.records import RecordStore
+from libs.storage.storage_client import StorageClient
 from services.ingest.catalog import Catalog, Project, Video, now_iso
 
 log = structlog.get_logger(__name__)

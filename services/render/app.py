@@ -6,13 +6,13 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from libs.bus import EventBus
 from libs.errors import CliptrailError
-from libs.runtime import background
+from libs.messaging.bus import EventBus
+from libs.messaging.topology import Topology
+from libs.runtime.wiring import background
 from libs.settings import Settings
-from libs.storage_client import StorageClient
-from libs.topology import Topology
-from libs.web import add_health_routes, problem_middleware
+from libs.storage.storage_client import StorageClient
+from libs.web.server import add_health_routes, problem_middleware
 from services.render.ffmpeg import FfmpegMedia, FfmpegRunner
 from services.render.handlers import RenderHandlers
 from services.render.model import FrameSize

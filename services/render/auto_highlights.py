@@ -13,7 +13,7 @@ import itertools
 import re
 from collections.abc import Sequence
 
-from libs.highlights import Highlight
+from libs.media.highlights import Highlight
 from services.render.model import Signal
 
 COUNT = 3

@@ -7,7 +7,7 @@ from typing import Any
 
 import ffmpeg
 
-from libs.media import ffmpeg_exe
+from libs.media.probe import ffmpeg_exe
 from services.render.model import EncodeJob, FrameSize
 
 QUIET = ("-hide_banner", "-nostdin", "-nostats", "-loglevel", "error")

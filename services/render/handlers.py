@@ -7,10 +7,10 @@ from dataclasses import dataclass
 
 import structlog
 
-from libs.bus import Delivery, EventBus
 from libs.errors import CliptrailError
-from libs.events import RenderRequest, RenderState, RenderStatus, decode, encode
-from libs.topology import Topology
+from libs.messaging.bus import Delivery, EventBus
+from libs.messaging.events import RenderRequest, RenderState, RenderStatus, decode, encode
+from libs.messaging.topology import Topology
 from services.render.service import RenderService, Report
 
 log = structlog.get_logger(__name__)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from libs.runtime import open_bus, run_main, topology_of
+from libs.runtime.wiring import open_bus, run_main, topology_of
 from libs.settings import Settings
-from libs.web import serve_until_signal
+from libs.web.server import serve_until_signal
 from services.render.app import RenderDeps, build_app
 
 

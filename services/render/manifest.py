@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from libs.events import RenderRequest
-from libs.highlights import Highlight
+from libs.media.highlights import Highlight
+from libs.messaging.events import RenderRequest
 from services.render.model import Probe
 from services.render.plan import ClipPlan, scene_id
 

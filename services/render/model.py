@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from libs.highlights import Style
+from libs.media.highlights import Style
 
 
 @dataclass(frozen=True)

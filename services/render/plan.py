@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from libs.errors import PermanentError
-from libs.events import RenderRequest
-from libs.highlights import Highlight, Style
-from libs.keys import InvalidKeyError, clip_key, clip_stem, parse_key, thumbnail_key
+from libs.media.highlights import Highlight, Style
+from libs.messaging.events import RenderRequest
+from libs.storage.keys import InvalidKeyError, clip_key, clip_stem, parse_key, thumbnail_key
 from services.render.model import FrameSize, Probe
 
 # A highlight that keeps less than this after clamping to the video holds no real clip.

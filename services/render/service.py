@@ -16,9 +16,9 @@ from typing import Any, Literal, Protocol, TypeVar
 import structlog
 
 from libs.errors import PermanentError
-from libs.events import PushReply, RenderRequest, RenderState
-from libs.highlights import Highlight
-from libs.keys import highlights_key
+from libs.media.highlights import Highlight
+from libs.messaging.events import PushReply, RenderRequest, RenderState
+from libs.storage.keys import highlights_key
 from services.render.auto_highlights import pick_highlights
 from services.render.manifest import RenderedClip, RenderSettings, build_manifest, manifest_bytes
 from services.render.model import EncodeJob, FrameSize, Probe, Signal

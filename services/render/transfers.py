@@ -10,8 +10,8 @@ from typing import BinaryIO
 import aiohttp
 
 from libs.errors import PermanentError, TransientError
-from libs.events import PushReply, PushRequest
-from libs.storage_client import StorageClient
+from libs.messaging.events import PushReply, PushRequest
+from libs.storage.storage_client import StorageClient
 from services.render.workspace import Workspace
 
 CHUNK_BYTES = 1024 * 1024

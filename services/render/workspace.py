@@ -6,7 +6,7 @@ import asyncio
 import shutil
 from pathlib import Path
 
-from libs.keys import check_id
+from libs.storage.keys import check_id
 
 
 class Workspace:

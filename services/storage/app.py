@@ -7,12 +7,12 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from libs.bus import EventBus
-from libs.objectstore import ObjectStore
-from libs.runtime import background
+from libs.messaging.bus import EventBus
+from libs.messaging.topology import Topology
+from libs.runtime.wiring import background
 from libs.settings import Settings
-from libs.topology import Topology
-from libs.web import add_health_routes, problem_middleware
+from libs.storage.objectstore import ObjectStore
+from libs.web.server import add_health_routes, problem_middleware
 from services.storage.handlers import StorageHandlers
 from services.storage.service import StorageService
 

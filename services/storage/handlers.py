@@ -9,9 +9,9 @@ from typing import TypeVar
 import structlog
 from pydantic import BaseModel
 
-from libs.bus import Delivery, EventBus, Responder
 from libs.errors import CliptrailError, ConflictError, PermanentError
-from libs.events import (
+from libs.messaging.bus import Delivery, EventBus, Responder
+from libs.messaging.events import (
     DeleteReply,
     DeleteRequest,
     HeadReply,
@@ -28,7 +28,7 @@ from libs.events import (
     decode,
     encode,
 )
-from libs.topology import Topology
+from libs.messaging.topology import Topology
 from services.storage.service import StorageService
 
 log = structlog.get_logger(__name__)

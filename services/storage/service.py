@@ -6,9 +6,9 @@ import asyncio
 from dataclasses import dataclass
 from pathlib import Path
 
-from libs.bus import EventBus
 from libs.errors import PermanentError
-from libs.events import (
+from libs.messaging.bus import EventBus
+from libs.messaging.events import (
     OBJECT_CREATED,
     OBJECT_DELETED,
     DeleteReply,
@@ -30,9 +30,9 @@ from libs.events import (
     object_event,
     utcnow,
 )
-from libs.keys import InvalidKeyError, ParsedKey, parse_key
-from libs.objectstore import ListedEntry, ObjectStore, PutCondition, StoredObject
-from libs.topology import Topology
+from libs.messaging.topology import Topology
+from libs.storage.keys import InvalidKeyError, ParsedKey, parse_key
+from libs.storage.objectstore import ListedEntry, ObjectStore, PutCondition, StoredObject
 
 REQUEST_ID_META = "push-request-id"
 # Object metadata that repeats the key's parts; records carry those as fields already.

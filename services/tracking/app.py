@@ -7,14 +7,14 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from libs.batching import MicroBatcher
-from libs.bus import EventBus
-from libs.records import FileRecord, RecordStore
-from libs.runtime import Job, background
+from libs.messaging.batching import MicroBatcher
+from libs.messaging.bus import EventBus
+from libs.messaging.topology import Topology
+from libs.runtime.wiring import Job, background
 from libs.settings import Settings
-from libs.storage_client import StorageClient
-from libs.topology import Topology
-from libs.web import add_health_routes, problem_middleware
+from libs.storage.records import FileRecord, RecordStore
+from libs.storage.storage_client import StorageClient
+from libs.web.server import add_health_routes, problem_middleware
 from services.tracking.handlers import TrackingHandlers
 from services.tracking.service import TrackingService
 

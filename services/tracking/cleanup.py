@@ -12,10 +12,10 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from libs.errors import TransientError
-from libs.events import KeyFailure, ListedObject, ObjectRef
-from libs.keys import project_prefix
-from libs.records import PAGE, FileRecord, RecordStore
-from libs.storage_client import StorageClient
+from libs.messaging.events import KeyFailure, ListedObject, ObjectRef
+from libs.storage.keys import project_prefix
+from libs.storage.records import PAGE, FileRecord, RecordStore
+from libs.storage.storage_client import StorageClient
 
 
 @dataclass

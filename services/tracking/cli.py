@@ -18,10 +18,10 @@ import sys
 from typing import Any
 
 from libs.errors import CliptrailError
-from libs.events import CleanupCommand, ReconcileCommand
-from libs.runtime import open_bus, open_records, topology_of
+from libs.messaging.events import CleanupCommand, ReconcileCommand
+from libs.runtime.wiring import open_bus, open_records, topology_of
 from libs.settings import Settings
-from libs.storage_client import StorageClient
+from libs.storage.storage_client import StorageClient
 from services.tracking.service import TrackingService
 
 

@@ -8,10 +8,10 @@ from typing import Any, Protocol
 
 import structlog
 
-from libs.batching import MicroBatcher
-from libs.bus import Delivery, Responder
 from libs.errors import CliptrailError, PermanentError
-from libs.events import (
+from libs.messaging.batching import MicroBatcher
+from libs.messaging.bus import Delivery, Responder
+from libs.messaging.events import (
     AdminReply,
     CleanupCommand,
     CleanupRequest,
@@ -20,7 +20,7 @@ from libs.events import (
     decode,
     encode,
 )
-from libs.records import FileRecord
+from libs.storage.records import FileRecord
 from services.tracking.service import TrackingService, record_of
 
 log = structlog.get_logger(__name__)

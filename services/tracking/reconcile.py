@@ -15,10 +15,10 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from libs.events import HeadReply, ListedObject, ObjectRef, utcnow
-from libs.keys import InvalidKeyError, parse_key
-from libs.records import FileRecord, RecordStore
-from libs.storage_client import StorageClient
+from libs.messaging.events import HeadReply, ListedObject, ObjectRef, utcnow
+from libs.storage.keys import InvalidKeyError, parse_key
+from libs.storage.records import FileRecord, RecordStore
+from libs.storage.storage_client import StorageClient
 
 REPORT_LIMIT = 1000  # entries listed per kind; the counts are always complete
 

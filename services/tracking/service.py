@@ -8,10 +8,16 @@ from dataclasses import dataclass
 import structlog
 
 from libs.errors import PermanentError, TransientError
-from libs.events import CleanupCommand, CleanupRequest, ObjectEvent, ObjectRef, ReconcileCommand
-from libs.keys import InvalidKeyError, is_valid_id, parse_key
-from libs.records import FileRecord, RecordStore, Tombstone
-from libs.storage_client import StorageClient
+from libs.messaging.events import (
+    CleanupCommand,
+    CleanupRequest,
+    ObjectEvent,
+    ObjectRef,
+    ReconcileCommand,
+)
+from libs.storage.keys import InvalidKeyError, is_valid_id, parse_key
+from libs.storage.records import FileRecord, RecordStore, Tombstone
+from libs.storage.storage_client import StorageClient
 from services.tracking.cleanup import CleanupReport, ProjectCleaner
 from services.tracking.reconcile import Reconciler, ReconcileReport
 

@@ -15,9 +15,9 @@ from pathlib import Path
 import aiohttp
 
 from deploy.servers import free_port, stop_process
-from libs.auth import issue_token
-from libs.s3 import s3_client
 from libs.settings import Settings
+from libs.storage.s3 import s3_client
+from libs.web.auth import issue_token
 from services.ingest.catalog_db import MIGRATIONS, SCHEMA_VERSION
 from tests.bench.upload import bench_settings, system, wait_healthy
 from tests.support import spawn

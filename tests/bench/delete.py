@@ -14,11 +14,11 @@ from typing import Any
 import aiohttp
 from pymongo import MongoClient
 
-from libs.auth import issue_token
-from libs.keys import clip_key, clip_stem
-from libs.records import COLLECTION
-from libs.s3 import s3_client
 from libs.settings import Settings
+from libs.storage.keys import clip_key, clip_stem
+from libs.storage.records import COLLECTION
+from libs.storage.s3 import s3_client
+from libs.web.auth import issue_token
 from tests.bench.upload import bench_settings, s5cmd, system, wait_healthy
 
 OBJECTS = 10_000

@@ -21,14 +21,14 @@ import nats
 from nats.aio.msg import Msg
 from pymongo import MongoClient
 
-from libs.auth import issue_token
-from libs.events import RenderStatus, decode
-from libs.highlights import Highlight
-from libs.keys import highlights_key
-from libs.media import ffmpeg_exe
-from libs.records import COLLECTION
-from libs.runtime import open_object_store, topology_of
+from libs.media.highlights import Highlight
+from libs.media.probe import ffmpeg_exe
+from libs.messaging.events import RenderStatus, decode
+from libs.runtime.wiring import open_object_store, topology_of
 from libs.settings import Settings
+from libs.storage.keys import highlights_key
+from libs.storage.records import COLLECTION
+from libs.web.auth import issue_token
 from services.render.auto_highlights import parse_loudness, parse_scene_changes, pick_highlights
 from services.render.commands import analysis_args, encode_args, probe_args, thumbnail_args
 from services.render.ffmpeg import parse_probe

@@ -21,8 +21,8 @@ import psutil
 from pymongo import MongoClient
 
 from deploy.servers import free_port, load_processes, placeholder_values, start_server, stop_process
-from libs.auth import issue_token
 from libs.settings import Settings
+from libs.web.auth import issue_token
 from tests.support import make_raw_video, settings_env, spawn
 
 GIB = 1024**3

@@ -16,12 +16,12 @@ import nats
 import pytest
 import pytest_asyncio
 
-from libs.bus import DeadLetter, Delivery, EventBus, Handler, InMemoryBus, OnDead
 from libs.errors import PermanentError
-from libs.nats_bus import NatsBus
-from libs.runtime import open_bus, retry_policy, topology_of
+from libs.messaging.bus import DeadLetter, Delivery, EventBus, Handler, InMemoryBus, OnDead
+from libs.messaging.nats_bus import NatsBus
+from libs.messaging.topology import ConsumerSpec, Topology
+from libs.runtime.wiring import open_bus, retry_policy, topology_of
 from libs.settings import Settings
-from libs.topology import ConsumerSpec, Topology
 from tests.support import eventually
 
 SENTINEL = b"sentinel"

@@ -14,9 +14,9 @@ import pytest_asyncio
 from aiohttp import ClientSession
 
 from libs.errors import PermanentError
-from libs.objectstore import MemoryObjectStore, ObjectStore, StoredObject
-from libs.s3 import S3ObjectStore, UploadTuning, s3_client
 from libs.settings import Settings
+from libs.storage.objectstore import MemoryObjectStore, ObjectStore, StoredObject
+from libs.storage.s3 import S3ObjectStore, UploadTuning, s3_client
 
 MiB = 1024 * 1024
 PART = 5 * MiB

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from libs.records import (
+from libs.settings import Settings
+from libs.storage.records import (
     FileRecord,
     MemoryRecordStore,
     MongoRecordStore,
@@ -18,7 +19,6 @@ from libs.records import (
     Usage,
     mongo_records,
 )
-from libs.settings import Settings
 
 # MongoDB keeps milliseconds: the times below have none finer.
 FIRST = datetime(2026, 1, 1, 12, 0, 0, 123000, tzinfo=UTC)

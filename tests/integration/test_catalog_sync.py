@@ -15,8 +15,8 @@ from typing import Any
 
 from aiohttp import ClientSession
 
-from libs.s3 import s3_client
 from libs.settings import Settings
+from libs.storage.s3 import s3_client
 from services.ingest.catalog_db import MIGRATIONS, SCHEMA_VERSION
 from tests.s3proxy import FaultPlan, s3_proxy
 from tests.support import bearer, create_project, ingest, stack, storage, upload

@@ -11,9 +11,9 @@ from typing import Any
 from aiohttp import ClientSession
 from yarl import URL
 
-from libs.keys import database_key
-from libs.s3 import s3_client
 from libs.settings import Settings
+from libs.storage.keys import database_key
+from libs.storage.s3 import s3_client
 from tests.render.support import render
 from tests.s3proxy import FaultPlan, s3_proxy
 from tests.support import (

@@ -13,10 +13,10 @@ from typing import Any
 import nats
 from aiohttp import ClientSession
 
-from libs.events import RenderRequest, RenderStatus, decode, encode
-from libs.keys import clip_key, clip_stem, highlights_key, thumbnail_key
-from libs.runtime import open_bus, topology_of
+from libs.messaging.events import RenderRequest, RenderStatus, decode, encode
+from libs.runtime.wiring import open_bus, topology_of
 from libs.settings import Settings
+from libs.storage.keys import clip_key, clip_stem, highlights_key, thumbnail_key
 from tests.support import bearer, create_project, eventually, push, stack
 
 

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from aiohttp import ClientSession
 
-from libs.s3 import s3_client
 from libs.settings import Settings
+from libs.storage.s3 import s3_client
 from tests.support import (
     MEDIA,
     bearer,

@@ -6,7 +6,7 @@ from typing import Any
 
 from aiohttp import ClientSession
 
-from libs.runtime import open_bus, open_records, topology_of
+from libs.runtime.wiring import open_bus, open_records, topology_of
 from libs.settings import Settings
 from services.ingest.app import IngestDeps, build_app
 from tests.support import ingest, serving, storage, tracking

@@ -10,8 +10,8 @@ from typing import Any
 import nats
 from aiohttp import ClientSession
 
-from libs.events import ObjectEvent, PushRequest, decode, encode
-from libs.runtime import open_bus, topology_of
+from libs.messaging.events import ObjectEvent, PushRequest, decode, encode
+from libs.runtime.wiring import open_bus, topology_of
 from libs.settings import Settings
 from tests.support import (
     MEDIA,

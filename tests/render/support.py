@@ -13,12 +13,19 @@ from typing import Any
 
 import nats
 
-from libs.events import PushReply, PushRequest, RenderRequest, RenderStatus, decode, encode
-from libs.highlights import Highlight
-from libs.keys import source_key
-from libs.media import ffmpeg_exe
-from libs.runtime import open_bus, topology_of
+from libs.media.highlights import Highlight
+from libs.media.probe import ffmpeg_exe
+from libs.messaging.events import (
+    PushReply,
+    PushRequest,
+    RenderRequest,
+    RenderStatus,
+    decode,
+    encode,
+)
+from libs.runtime.wiring import open_bus, topology_of
 from libs.settings import Settings
+from libs.storage.keys import source_key
 from services.render.app import RenderDeps
 from services.render.app import build_app as build_render
 from tests.support import serving

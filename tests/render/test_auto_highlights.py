@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from libs.highlights import Highlight
+from libs.media.highlights import Highlight
 from services.render.auto_highlights import (
     choose,
     fits,

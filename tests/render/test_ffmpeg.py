@@ -10,7 +10,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from libs.media import ffmpeg_exe
+from libs.media.probe import ffmpeg_exe
 from services.render.auto_highlights import pick_highlights
 from services.render.ffmpeg import FfmpegError, FfmpegMedia, FfmpegRunner, run_process
 from services.render.model import EncodeJob, FrameSize, Probe

@@ -15,8 +15,8 @@ import psutil
 import pytest
 from aiohttp import ClientSession
 
-from libs.events import ObjectEvent, decode
-from libs.runtime import open_bus, topology_of
+from libs.messaging.events import ObjectEvent, decode
+from libs.runtime.wiring import open_bus, topology_of
 from libs.settings import Settings
 from services.render.ffmpeg import FfmpegMedia, FfmpegRunner
 from tests.render.support import (

@@ -7,8 +7,8 @@ import json
 import pytest
 
 from libs.errors import PermanentError
-from libs.events import RenderRequest
-from libs.highlights import Highlight
+from libs.media.highlights import Highlight
+from libs.messaging.events import RenderRequest
 from services.render.manifest import (
     RenderedClip,
     RenderSettings,

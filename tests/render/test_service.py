@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from libs.bus import Delivery
 from libs.errors import PermanentError, TransientError
-from libs.events import PushReply, RenderRequest, RenderStatus, decode, encode
-from libs.topology import Topology
+from libs.messaging.bus import Delivery
+from libs.messaging.events import PushReply, RenderRequest, RenderStatus, decode, encode
+from libs.messaging.topology import Topology
 from services.render.ffmpeg import FfmpegError
 from services.render.handlers import RenderHandlers, attempt_token
 from services.render.model import EncodeJob, FrameSize, Probe, Signal

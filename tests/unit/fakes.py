@@ -6,12 +6,12 @@ import hashlib
 from datetime import datetime
 from pathlib import Path
 
-from libs.bus import InMemoryBus
-from libs.keys import parse_key
-from libs.objectstore import MemoryObjectStore
-from libs.records import FileRecord, MemoryRecordStore
-from libs.storage_client import StorageClient
-from libs.topology import Topology
+from libs.messaging.bus import InMemoryBus
+from libs.messaging.topology import Topology
+from libs.storage.keys import parse_key
+from libs.storage.objectstore import MemoryObjectStore
+from libs.storage.records import FileRecord, MemoryRecordStore
+from libs.storage.storage_client import StorageClient
 from services.storage.handlers import StorageHandlers
 from services.storage.service import StorageService
 

@@ -9,8 +9,8 @@ import jwt
 import pytest
 from jwt.utils import base64url_encode
 
-from libs.auth import Principal, authenticate, issue_token, secret_is_weak
 from libs.errors import ProblemError
+from libs.web.auth import Principal, authenticate, issue_token, secret_is_weak
 
 SECRET = "a-test-secret-that-is-long-enough-for-hs256"
 OTHER_SECRET = "another-secret-that-is-long-enough-for-hs256"

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from libs.batching import MicroBatcher
+from libs.messaging.batching import MicroBatcher
 
 
 class Recorder:

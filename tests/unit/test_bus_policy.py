@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from libs.bus import Delivery, Outcome, RetryPolicy, decide
 from libs.errors import PermanentError, TransientError
+from libs.messaging.bus import Delivery, Outcome, RetryPolicy, decide
 
 POLICY = RetryPolicy(max_tries=4, base_seconds=0.5, cap_seconds=3.0)
 

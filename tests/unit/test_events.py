@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from libs.errors import PermanentError
-from libs.events import (
+from libs.messaging.events import (
     EVENT_SOURCE,
     OBJECT_CREATED,
     OBJECT_DELETED,

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from libs.errors import ProblemError
-from libs.highlights import (
+from libs.media.highlights import (
     MAX_HIGHLIGHTS,
     Highlight,
     check_against_duration,

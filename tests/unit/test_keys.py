@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from libs.keys import (
+from libs.storage.keys import (
     InvalidKeyError,
     ParsedKey,
     check_id,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from libs.media import MediaInfo, NotAVideoError, ffmpeg_exe, parse_probe, probe_video
+from libs.media.probe import MediaInfo, NotAVideoError, ffmpeg_exe, parse_probe, probe_video
 
 # stderr of `ffmpeg -hide_banner -nostdin -i FILE -map 0:v:0 -f null -frames:v 1 -`
 MP4 = """\

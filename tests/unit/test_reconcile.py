@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from libs.objectstore import ListPage, MemoryObjectStore
-from libs.records import FileRecord, Tombstone
+from libs.storage.objectstore import ListPage, MemoryObjectStore
+from libs.storage.records import FileRecord, Tombstone
 from services.tracking.reconcile import Reconciler, ReconcileReport
 from tests.unit.fakes import FakeBucketAndLedger, fake_record, fake_storage
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
-from libs.bus import InMemoryBus
 from libs.errors import PermanentError, TransientError
-from libs.events import (
+from libs.messaging.bus import InMemoryBus
+from libs.messaging.events import (
     DeleteReply,
     HeadReply,
     ListReply,
@@ -19,9 +19,9 @@ from libs.events import (
     PushRequest,
     encode,
 )
-from libs.objectstore import MemoryObjectStore, StoredObject
-from libs.storage_client import StorageClient
-from libs.topology import Topology
+from libs.messaging.topology import Topology
+from libs.storage.objectstore import MemoryObjectStore, StoredObject
+from libs.storage.storage_client import StorageClient
 from services.storage.handlers import StorageHandlers
 from services.storage.service import StorageService
 

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from libs.bus import Delivery, InMemoryBus
 from libs.errors import PermanentError
-from libs.events import OBJECT_CREATED, ObjectEvent, PresignRequest, PushRequest, decode
-from libs.objectstore import MemoryObjectStore
-from libs.topology import Topology
+from libs.messaging.bus import Delivery, InMemoryBus
+from libs.messaging.events import OBJECT_CREATED, ObjectEvent, PresignRequest, PushRequest, decode
+from libs.messaging.topology import Topology
+from libs.storage.objectstore import MemoryObjectStore
 from services.storage.service import REQUEST_ID_META, StorageService, inside_work_dir
 
 KEY = "users/alice/projects/p1/videos/v1/source.mp4"

@@ -7,12 +7,18 @@ from typing import Any
 
 import pytest
 
-from libs.bus import InMemoryBus
 from libs.errors import PermanentError
-from libs.events import OBJECT_CREATED, ObjectEvent, ObjectEventData, R2Object, object_event
-from libs.records import FileRecord, MemoryRecordStore
-from libs.storage_client import StorageClient
-from libs.topology import Topology
+from libs.messaging.bus import InMemoryBus
+from libs.messaging.events import (
+    OBJECT_CREATED,
+    ObjectEvent,
+    ObjectEventData,
+    R2Object,
+    object_event,
+)
+from libs.messaging.topology import Topology
+from libs.storage.records import FileRecord, MemoryRecordStore
+from libs.storage.storage_client import StorageClient
 from services.tracking.service import TrackingService, record_of
 
 WHEN = datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from libs.errors import PermanentError, TransientError
-from libs.topology import ConsumerSpec, StreamSpec, Topology
+from libs.messaging.topology import ConsumerSpec, StreamSpec, Topology
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import PyMongoError
 
 from libs.errors import TransientError
-from libs.keys import FileType
+from libs.storage.keys import FileType
 
 COLLECTION = "r2_file_paths"
 TOMBSTONES = "deleted_projects"

@@ -10,7 +10,7 @@ import jwt
 from jwt.warnings import InsecureKeyLengthWarning
 
 from libs.errors import ProblemError
-from libs.keys import is_valid_id
+from libs.storage.keys import is_valid_id
 
 ALGORITHM = "HS256"
 MIN_SECRET_BYTES = 32

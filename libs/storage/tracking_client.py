@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from libs.bus import EventBus
-from libs.events import AdminReply, CleanupCommand, ReconcileCommand
-from libs.rpc import ask
-from libs.topology import Topology
+from libs.messaging.bus import EventBus
+from libs.messaging.events import AdminReply, CleanupCommand, ReconcileCommand
+from libs.messaging.rpc import ask
+from libs.messaging.topology import Topology
 
 
 @dataclass(frozen=True)

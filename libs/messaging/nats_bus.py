@@ -15,7 +15,8 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
 from nats.js.errors import BadRequestError
 
-from libs.bus import (
+from libs.errors import CliptrailError, TransientError
+from libs.messaging.bus import (
     Delivery,
     Handler,
     OnDead,
@@ -25,8 +26,7 @@ from libs.bus import (
     Subscriber,
     decide,
 )
-from libs.errors import CliptrailError, TransientError
-from libs.topology import ConsumerSpec, StreamSpec, Topology
+from libs.messaging.topology import ConsumerSpec, StreamSpec, Topology
 
 log = structlog.get_logger(__name__)
 CLOSE_TIMEOUT_SECONDS = 5.0

@@ -8,8 +8,8 @@ from typing import TypeVar
 
 from pydantic import BaseModel
 
-from libs.bus import EventBus
-from libs.events import (
+from libs.messaging.bus import EventBus
+from libs.messaging.events import (
     DeleteReply,
     DeleteRequest,
     HeadReply,
@@ -23,9 +23,9 @@ from libs.events import (
     PushReply,
     PushRequest,
 )
-from libs.objectstore import MAX_DELETE_BATCH
-from libs.rpc import ask
-from libs.topology import Topology
+from libs.messaging.rpc import ask
+from libs.messaging.topology import Topology
+from libs.storage.objectstore import MAX_DELETE_BATCH
 
 R = TypeVar("R", bound=BaseModel)
 

@@ -10,8 +10,8 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from libs.errors import PermanentError
-from libs.highlights import Highlight
-from libs.keys import FileType
+from libs.media.highlights import Highlight
+from libs.storage.keys import FileType
 
 OBJECT_CREATED = "storage.object.created"
 OBJECT_DELETED = "storage.object.deleted"

@@ -10,14 +10,14 @@ from typing import Any
 import structlog
 from aiohttp import web
 
-from libs.bus import RetryPolicy
 from libs.errors import CliptrailError
 from libs.logging import configure_logging
-from libs.nats_bus import NatsBus, connect_bus
-from libs.records import MongoRecordStore, mongo_records
-from libs.s3 import S3ObjectStore, UploadTuning, s3_client
+from libs.messaging.bus import RetryPolicy
+from libs.messaging.nats_bus import NatsBus, connect_bus
+from libs.messaging.topology import Topology
 from libs.settings import Settings
-from libs.topology import Topology
+from libs.storage.records import MongoRecordStore, mongo_records
+from libs.storage.s3 import S3ObjectStore, UploadTuning, s3_client
 
 log = structlog.get_logger(__name__)
 

@@ -6,9 +6,9 @@ from typing import TypeVar
 
 from pydantic import BaseModel
 
-from libs.bus import EventBus
 from libs.errors import ConflictError, PermanentError, TransientError
-from libs.events import decode, encode
+from libs.messaging.bus import EventBus
+from libs.messaging.events import decode, encode
 
 R = TypeVar("R", bound=BaseModel)
 

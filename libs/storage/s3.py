@@ -19,7 +19,8 @@ from aiobotocore.session import get_session
 from botocore.exceptions import BotoCoreError, ClientError
 
 from libs.errors import ConflictError, PermanentError, TransientError
-from libs.objectstore import (
+from libs.settings import Settings
+from libs.storage.objectstore import (
     MAX_DELETE_BATCH,
     DeleteOutcome,
     ListedEntry,
@@ -27,7 +28,6 @@ from libs.objectstore import (
     PutCondition,
     StoredObject,
 )
-from libs.settings import Settings
 
 T = TypeVar("T")
 _TRANSIENT_CODES = {"SlowDown", "RequestTimeout", "InternalError", "ServiceUnavailable"}

@@ -10,7 +10,7 @@ from pathlib import Path
 from aiohttp import ClientError, ClientResponse, ClientSession, ClientTimeout
 
 from libs.errors import TransientError
-from libs.storage_client import StorageClient
+from libs.storage.storage_client import StorageClient
 
 CHUNK_BYTES = 1024 * 1024
 

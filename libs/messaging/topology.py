@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from libs.events import OBJECT_CREATED, OBJECT_DELETED
+from libs.messaging.events import OBJECT_CREATED, OBJECT_DELETED
 
 
 @dataclass(frozen=True)
