@@ -109,8 +109,8 @@ async def serving(app: web.Application) -> AsyncIterator[str]:
 
 @contextlib.asynccontextmanager
 async def ingest(settings: Settings) -> AsyncIterator[str]:
-    async with open_bus(settings, "ingest") as bus, open_records(settings) as records:
-        deps = IngestDeps(bus=bus, records=records, topology=topology_of(settings))
+    async with open_bus(settings, "ingest") as bus:
+        deps = IngestDeps(bus=bus, topology=topology_of(settings))
         async with serving(build_ingest(settings, deps)) as url:
             yield url
 

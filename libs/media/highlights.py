@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
-from libs.errors import ProblemError
+from libs.errors import InvalidError
 
 Style = Literal["original", "vertical", "blur", "split"]
 MAX_HIGHLIGHTS = 20
@@ -37,8 +37,8 @@ class Highlight(BaseModel):
 _HIGHLIGHTS = TypeAdapter(list[Highlight])
 
 
-def _unprocessable(detail: str) -> ProblemError:
-    return ProblemError(422, "Invalid highlights", detail)
+def _unprocessable(detail: str) -> InvalidError:
+    return InvalidError(detail, title="Invalid highlights")
 
 
 def parse_highlights(raw: bytes | str) -> list[Highlight]:

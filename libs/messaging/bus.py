@@ -1,8 +1,14 @@
-"""The event bus boundary: NATS JetStream, and an in-memory fake with the same behaviour.
+"""The event bus boundary: the Protocol, the delivery policy, and an in-memory fake.
 
-Delivery policy (both implementations): a handler that returns is acked; one that raises
-PermanentError is dead-lettered at once; any other exception is retried with capped
-exponential backoff and dead-lettered after `max_tries` deliveries. Nothing is dropped.
+Delivery policy (shared by the NATS adapter and the fake, `decide` below): a handler that
+returns is acked; one that raises PermanentError is dead-lettered at once; any other exception
+is retried with capped exponential backoff and dead-lettered after `max_tries` deliveries.
+Nothing is dropped.
+
+The fake keeps that policy and the order of messages, but not JetStream's timing: it retries
+at once (no ack wait, no redelivery after a crash), has no streams (every subject is kept),
+dedups message ids forever, and runs responders in the caller's task. Timing and crashes are
+tested against the real server (tests/contract/test_event_bus.py).
 """
 
 from __future__ import annotations
@@ -44,6 +50,7 @@ class RetryPolicy:
 Handler = Callable[[Delivery], Awaitable[None]]
 OnDead = Callable[[Delivery, str], Awaitable[None]]
 Responder = Callable[[bytes], Awaitable[bytes]]
+Unsubscribe = Callable[[], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -70,7 +77,8 @@ class EventBus(Protocol):
     async def run_consumer(
         self, spec: ConsumerSpec, handler: Handler, on_dead: OnDead | None = None
     ) -> None:
-        """Deliver messages to `handler` until cancelled; `on_dead` hears of dead letters."""
+        """Deliver messages to `handler` until cancelled; `on_dead` hears of dead letters.
+        A cancel first lets the messages in hand settle, for a bounded time (a drain)."""
 
     async def request(
         self,
@@ -81,8 +89,8 @@ class EventBus(Protocol):
     ) -> bytes:
         """Ask one responder on `subject`; `timeout` is the request's own deadline."""
 
-    async def serve(self, subject: str, responder: Responder) -> None:
-        """Answer requests on `subject` (as one of a queue group) until the bus closes."""
+    async def serve(self, subject: str, responder: Responder) -> Unsubscribe:
+        """Answer requests on `subject` (as one of a queue group) until unsubscribed."""
 
     async def ping(self) -> None: ...
 
@@ -110,7 +118,8 @@ async def decide(handler: Handler, delivery: Delivery, policy: RetryPolicy) -> t
 
 
 class InMemoryBus:
-    """A small fake of the JetStream bus for unit tests of service logic."""
+    """A small fake of the JetStream bus for unit tests of service logic (see the module doc
+    for what it does not imitate)."""
 
     def __init__(self, topology: Topology, policy: RetryPolicy | None = None) -> None:
         self.topology = topology
@@ -177,8 +186,13 @@ class InMemoryBus:
             raise TransientError(f"no responder for {subject}")
         return await asyncio.wait_for(responder(payload), timeout)
 
-    async def serve(self, subject: str, responder: Responder) -> None:
+    async def serve(self, subject: str, responder: Responder) -> Unsubscribe:
         self._responders[subject] = responder
+
+        async def unsubscribe() -> None:
+            self._responders.pop(subject, None)
+
+        return unsubscribe
 
     async def ping(self) -> None:
         return None

@@ -1,4 +1,8 @@
-"""Every message cliptrail puts on NATS, typed and versioned, in one place."""
+"""Every message cliptrail puts on NATS, typed and versioned, in one place.
+
+Which subject carries which message, and who sends and receives it, is in
+`libs.messaging.topology` (the route map); the docstrings here say what a message means.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from libs.errors import PermanentError
 from libs.media.highlights import Highlight
 from libs.storage.keys import FileType
+from libs.storage.objects import FileRecord, GroupBy, StoredObject, Usage
 
 OBJECT_CREATED = "storage.object.created"
 OBJECT_DELETED = "storage.object.deleted"
@@ -37,9 +42,15 @@ def utcnow() -> datetime:
 
 
 class R2Object(_Message):
+    """The `object` of an R2 event notification: a projection of a StoredObject."""
+
     key: str
     size: int = Field(ge=0)
     eTag: str  # the field name of R2's event notifications
+
+    @classmethod
+    def of(cls, stored: StoredObject) -> R2Object:
+        return cls(key=stored.key, size=stored.size, eTag=stored.etag)
 
 
 class ObjectEventData(_Message):
@@ -57,6 +68,16 @@ class ObjectEventData(_Message):
     content_type: str
     scene_id: str | None = None
     metadata: dict[str, str] = Field(default_factory=dict)
+
+    def stored_object(self) -> StoredObject:
+        """The object this event announces, in the one shape."""
+        return StoredObject(
+            key=self.object.key,
+            size=self.object.size,
+            etag=self.object.eTag,
+            content_type=self.content_type or "application/octet-stream",
+            metadata=self.metadata,
+        )
 
 
 class ObjectEvent(_Message):
@@ -87,7 +108,7 @@ def object_event(event_type: str, data: ObjectEventData) -> ObjectEvent:
 
 
 class PushRequest(_Message):
-    """Ask storage to upload a local work file to a key (internal, cliptrail.storage.push)."""
+    """Ask storage to upload a local work file to a key."""
 
     version: Literal[1] = 1
     request_id: str = Field(default_factory=lambda: uuid.uuid4().hex)
@@ -102,7 +123,7 @@ class PushRequest(_Message):
 
 
 class PushFailed(_Message):
-    """A push that storage gave up on (internal, cliptrail.storage.push.failed)."""
+    """A push that storage gave up on."""
 
     version: Literal[1] = 1
     request_id: str
@@ -120,25 +141,23 @@ class PresignReply(_Reply):
 
 
 class Ping(_Message):
-    """Is storage there, and does the bucket answer? (request-reply, cliptrail.rpc.storage.ping)"""
+    """Is the service there (and, for storage, does the bucket answer)?"""
 
     version: Literal[1] = 1
 
 
 class PingReply(_Reply):
-    """No error: storage and its bucket answer."""
+    """No error: the service (and its backing store) answers."""
 
 
 class PushReply(_Reply):
-    """Answer to a push over request-reply (cliptrail.rpc.storage.push): stored and announced."""
+    """Answer to a push over request-reply: the object as stored, verified and announced."""
 
-    key: str | None = None
-    size: int | None = None
-    etag: str | None = None
+    object: StoredObject | None = None
 
 
 class RenderRequest(_Message):
-    """Ask render for a video's clips (internal, cliptrail.work.render.requested).
+    """Ask render for a video's clips.
 
     ingest publishes it once the source is stored; `highlights` None means render picks them.
     """
@@ -155,7 +174,7 @@ RenderState = Literal["rendering", "ready", "failed"]
 
 
 class RenderStatus(_Message):
-    """A video's render progress (internal, cliptrail.work.render.status)."""
+    """A video's render progress."""
 
     version: Literal[1] = 1
     user_id: str
@@ -166,7 +185,7 @@ class RenderStatus(_Message):
 
 
 class CleanupRequest(_Message):
-    """Delete a project's objects and records (internal, cliptrail.work.tracking.cleanup)."""
+    """Delete a project's objects and records."""
 
     version: Literal[1] = 1
     user_id: str
@@ -180,7 +199,7 @@ class ObjectRef(_Message):
 
 
 class DeleteRequest(_Message):
-    """Delete up to 1,000 keys (request-reply, cliptrail.rpc.storage.delete)."""
+    """Delete up to 1,000 keys."""
 
     version: Literal[1] = 1
     objects: list[ObjectRef] = Field(max_length=1000)
@@ -197,7 +216,7 @@ class DeleteReply(_Reply):
 
 
 class ListRequest(_Message):
-    """One page of a prefix listing (request-reply, cliptrail.rpc.storage.list)."""
+    """One page of a prefix listing."""
 
     version: Literal[1] = 1
     prefix: str
@@ -205,33 +224,24 @@ class ListRequest(_Message):
     max_keys: int = Field(default=1000, ge=1, le=1000)
 
 
-class ListedObject(_Message):
-    key: str
-    size: int
-    etag: str
-    last_modified: datetime
-
-
 class ListReply(_Reply):
-    objects: list[ListedObject] = Field(default_factory=list)
+    objects: list[StoredObject] = Field(default_factory=list)
     next_token: str | None = None
 
 
 class HeadRequest(_Message):
-    """What the bucket holds at a key right now (request-reply, cliptrail.rpc.storage.head)."""
+    """What the bucket holds at a key right now."""
 
     version: Literal[1] = 1
     key: str
 
 
 class HeadReply(_Reply):
-    object: ListedObject | None = None
-    content_type: str | None = None
-    metadata: dict[str, str] = Field(default_factory=dict)
+    object: StoredObject | None = None  # None: nothing at that key
 
 
 class CleanupCommand(_Message):
-    """An admin's cleanup (request-reply, cliptrail.rpc.tracking.cleanup)."""
+    """An admin's cleanup."""
 
     version: Literal[1] = 1
     project_id: str
@@ -241,7 +251,7 @@ class CleanupCommand(_Message):
 
 
 class ReconcileCommand(_Message):
-    """An admin's reconcile (request-reply, cliptrail.rpc.tracking.reconcile)."""
+    """An admin's reconcile."""
 
     version: Literal[1] = 1
     prefix: str = ""
@@ -250,6 +260,35 @@ class ReconcileCommand(_Message):
 
 class AdminReply(_Reply):
     report: dict[str, Any] | None = None
+
+
+class UsageQuery(_Message):
+    """Bytes and objects from the ledger, per user or per project; one user's or everyone's."""
+
+    version: Literal[1] = 1
+    group_by: GroupBy = "user"
+    user_id: str | None = None
+
+
+class UsageReply(_Reply):
+    usage: list[Usage] = Field(default_factory=list)
+
+
+class RecordsQuery(_Message):
+    """A page of a project's ledger records in key order (one video's, when `video_id` is set)."""
+
+    version: Literal[1] = 1
+    project_id: str
+    video_id: str | None = None
+    after: str = ""
+    limit: int = Field(default=1000, ge=1, le=1000)
+    with_count: bool = False
+
+
+class RecordsReply(_Reply):
+    records: list[FileRecord] = Field(default_factory=list)
+    next_cursor: str | None = None  # `after` for the next page; None on the last one
+    count: int | None = None  # all of the project's records, when asked for
 
 
 def encode(message: BaseModel) -> bytes:

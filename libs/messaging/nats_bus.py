@@ -11,6 +11,7 @@ import structlog
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.errors import Error as NatsError
+from nats.errors import NoRespondersError
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
 from nats.js.errors import BadRequestError
@@ -24,12 +25,16 @@ from libs.messaging.bus import (
     Responder,
     RetryPolicy,
     Subscriber,
+    Unsubscribe,
     decide,
 )
 from libs.messaging.topology import ConsumerSpec, StreamSpec, Topology
 
 log = structlog.get_logger(__name__)
 CLOSE_TIMEOUT_SECONDS = 5.0
+DRAIN_SECONDS = 10.0
+NO_RESPONDER_SECONDS = 3.0  # a request with nobody to answer it is retried this long
+NO_RESPONDER_FIRST_WAIT = 0.05  # a stopping consumer's messages in hand get this long to settle
 
 
 class NatsBus:
@@ -78,7 +83,7 @@ class NatsBus:
         )
         subscriber = Subscriber(handler, self.policy.for_consumer(spec), on_dead)
         async for messages in self._batches(sub, spec.batch):
-            await asyncio.gather(*(self._dispatch(m, subscriber) for m in messages))
+            await _drained(asyncio.gather(*(self._dispatch(m, subscriber) for m in messages)))
 
     async def _batches(
         self, sub: JetStreamContext.PullSubscription, size: int
@@ -157,13 +162,21 @@ class NatsBus:
         *,
         timeout: float,  # noqa: ASYNC109 - a NATS request takes a deadline
     ) -> bytes:
-        try:
-            reply = await self._nc.request(subject, payload, timeout=timeout)
-        except (NatsError, TimeoutError) as exc:
-            raise TransientError(f"request to {subject} failed: {exc!r}") from exc
-        return reply.data
+        wait = NO_RESPONDER_FIRST_WAIT
+        give_up = asyncio.get_running_loop().time() + min(timeout, NO_RESPONDER_SECONDS)
+        while True:
+            try:
+                return (await self._nc.request(subject, payload, timeout=timeout)).data
+            except NoRespondersError as exc:
+                # A responder that is starting or restarting is usually there a moment later.
+                if asyncio.get_running_loop().time() + wait > give_up:
+                    raise TransientError(f"nobody answers on {subject}") from exc
+                await asyncio.sleep(wait)
+                wait = min(2 * wait, 0.5)
+            except (NatsError, TimeoutError) as exc:
+                raise TransientError(f"request to {subject} failed: {exc!r}") from exc
 
-    async def serve(self, subject: str, responder: Responder) -> None:
+    async def serve(self, subject: str, responder: Responder) -> Unsubscribe:
         async def respond(msg: Msg) -> None:
             with contextlib.suppress(NatsError):
                 await msg.respond(await responder(msg.data))
@@ -174,7 +187,13 @@ class NatsBus:
             self._answering.add(task)
             task.add_done_callback(self._answering.discard)
 
-        await self._nc.subscribe(subject, queue="cliptrail", cb=answer)
+        subscription = await self._nc.subscribe(subject, queue="cliptrail", cb=answer)
+
+        async def unsubscribe() -> None:
+            with contextlib.suppress(NatsError):
+                await subscription.unsubscribe()
+
+        return unsubscribe
 
     async def ping(self) -> None:
         if not self._nc.is_connected:
@@ -183,6 +202,17 @@ class NatsBus:
             await self._nc.flush(timeout=2)
         except (NatsError, TimeoutError) as exc:
             raise TransientError(f"NATS did not answer: {exc!r}") from exc
+
+
+async def _drained(batch: asyncio.Future[list[None]]) -> None:
+    """Await a batch; if cancelled meanwhile, give it DRAIN_SECONDS to settle, then stop it
+    (an unsettled message is redelivered after its ack wait: delayed, never lost)."""
+    try:
+        await asyncio.shield(batch)
+    except asyncio.CancelledError:
+        with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+            await asyncio.wait_for(batch, DRAIN_SECONDS)
+        raise
 
 
 def _reraise_swallowed_cancel() -> None:

@@ -1,10 +1,68 @@
-"""Names of every stream, subject and durable consumer, under one optional prefix."""
+"""The map of the message edge: every subject, its message type, who sends and who receives it,
+and the streams and durable consumers, all under one optional prefix.
+
+The map is the single source for three things: each service's edge table must match it (a test
+checks that), the typed request-reply calls take their reply type from it, and NATS permissions
+can be generated from it.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from libs.messaging.events import OBJECT_CREATED, OBJECT_DELETED
+from pydantic import BaseModel
+
+from libs.messaging import events as ev
+
+INGEST, STORAGE, TRACKING, RENDER = "ingest", "storage", "tracking", "render"
+SERVICES = (INGEST, STORAGE, TRACKING, RENDER)
+
+
+@dataclass(frozen=True)
+class Route:
+    """One subject. With a `reply` type it is request-reply (core NATS, one answering service);
+    without, a JetStream subject whose messages each receiver consumes durably."""
+
+    name: str
+    message: type[BaseModel]
+    senders: frozenset[str]
+    receivers: frozenset[str]
+    reply: type[BaseModel] | None = None
+
+
+def _stream(name: str, message: type[BaseModel], senders: set[str], receivers: set[str]) -> Route:
+    return Route(name, message, frozenset(senders), frozenset(receivers))
+
+
+def _rpc(
+    name: str, message: type[BaseModel], reply: type[BaseModel], senders: set[str], receiver: str
+) -> Route:
+    return Route(name, message, frozenset(senders), frozenset({receiver}), reply)
+
+
+ROUTES: tuple[Route, ...] = (
+    _stream(ev.OBJECT_CREATED, ev.ObjectEvent, {STORAGE}, {TRACKING, INGEST}),
+    _stream(ev.OBJECT_DELETED, ev.ObjectEvent, {STORAGE}, {TRACKING}),
+    _stream("cliptrail.work.storage.push", ev.PushRequest, {INGEST}, {STORAGE}),
+    _stream("cliptrail.work.storage.push-failed", ev.PushFailed, {STORAGE}, {INGEST}),
+    _stream("cliptrail.work.render.requested", ev.RenderRequest, {INGEST}, {RENDER}),
+    _stream("cliptrail.work.render.status", ev.RenderStatus, {RENDER}, {INGEST}),
+    _stream("cliptrail.work.tracking.cleanup", ev.CleanupRequest, {INGEST}, {TRACKING}),
+    _rpc("cliptrail.rpc.storage.presign", ev.PresignRequest, ev.PresignReply,
+         {INGEST, RENDER}, STORAGE),
+    _rpc("cliptrail.rpc.storage.ping", ev.Ping, ev.PingReply, {INGEST}, STORAGE),
+    _rpc("cliptrail.rpc.storage.push", ev.PushRequest, ev.PushReply, {INGEST, RENDER}, STORAGE),
+    _rpc("cliptrail.rpc.storage.delete", ev.DeleteRequest, ev.DeleteReply, {TRACKING}, STORAGE),
+    _rpc("cliptrail.rpc.storage.list", ev.ListRequest, ev.ListReply, {TRACKING}, STORAGE),
+    _rpc("cliptrail.rpc.storage.head", ev.HeadRequest, ev.HeadReply, {INGEST, TRACKING}, STORAGE),
+    _rpc("cliptrail.rpc.tracking.ping", ev.Ping, ev.PingReply, {INGEST}, TRACKING),
+    _rpc("cliptrail.rpc.tracking.cleanup", ev.CleanupCommand, ev.AdminReply, {INGEST}, TRACKING),
+    _rpc("cliptrail.rpc.tracking.reconcile", ev.ReconcileCommand, ev.AdminReply,
+         {INGEST}, TRACKING),
+    _rpc("cliptrail.rpc.tracking.usage", ev.UsageQuery, ev.UsageReply, {INGEST}, TRACKING),
+    _rpc("cliptrail.rpc.tracking.records", ev.RecordsQuery, ev.RecordsReply, {INGEST}, TRACKING),
+)  # fmt: skip
+_BY_NAME = {route.name: route for route in ROUTES}
 
 
 @dataclass(frozen=True)
@@ -24,6 +82,16 @@ class ConsumerSpec:
     give_up: bool = True
 
 
+class _Subject:
+    """A topology attribute that reads as its subject under the topology's prefix."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __get__(self, topology: Topology, _owner: type[Topology] | None = None) -> str:
+        return topology.subject(self.name)
+
+
 @dataclass(frozen=True)
 class Topology:
     """`prefix` isolates one deployment (or one test) from another on a shared NATS server."""
@@ -33,68 +101,31 @@ class Topology:
     def subject(self, name: str) -> str:
         return f"{self.prefix}{name}"
 
+    def route(self, subject: str) -> Route:
+        """The route of a (prefixed) subject; KeyError for a subject not on the map."""
+        return _BY_NAME[subject.removeprefix(self.prefix)]
+
     def _stream_name(self, name: str) -> str:
         return f"{self.prefix.replace('.', '_').upper()}{name}"
 
-    @property
-    def object_created(self) -> str:
-        return self.subject(OBJECT_CREATED)
-
-    @property
-    def object_deleted(self) -> str:
-        return self.subject(OBJECT_DELETED)
-
-    @property
-    def push(self) -> str:
-        return self.subject("cliptrail.work.storage.push")
-
-    @property
-    def push_failed(self) -> str:
-        return self.subject("cliptrail.work.storage.push-failed")
-
-    @property
-    def render_requested(self) -> str:
-        return self.subject("cliptrail.work.render.requested")
-
-    @property
-    def render_status(self) -> str:
-        return self.subject("cliptrail.work.render.status")
-
-    @property
-    def cleanup(self) -> str:
-        return self.subject("cliptrail.work.tracking.cleanup")
-
-    @property
-    def push_rpc(self) -> str:
-        return self.subject("cliptrail.rpc.storage.push")
-
-    @property
-    def delete_rpc(self) -> str:
-        return self.subject("cliptrail.rpc.storage.delete")
-
-    @property
-    def list_rpc(self) -> str:
-        return self.subject("cliptrail.rpc.storage.list")
-
-    @property
-    def head_rpc(self) -> str:
-        return self.subject("cliptrail.rpc.storage.head")
-
-    @property
-    def cleanup_rpc(self) -> str:
-        return self.subject("cliptrail.rpc.tracking.cleanup")
-
-    @property
-    def reconcile_rpc(self) -> str:
-        return self.subject("cliptrail.rpc.tracking.reconcile")
-
-    @property
-    def presign(self) -> str:
-        return self.subject("cliptrail.rpc.storage.presign")
-
-    @property
-    def storage_ping(self) -> str:
-        return self.subject("cliptrail.rpc.storage.ping")
+    object_created = _Subject(ev.OBJECT_CREATED)
+    object_deleted = _Subject(ev.OBJECT_DELETED)
+    push = _Subject("cliptrail.work.storage.push")
+    push_failed = _Subject("cliptrail.work.storage.push-failed")
+    render_requested = _Subject("cliptrail.work.render.requested")
+    render_status = _Subject("cliptrail.work.render.status")
+    cleanup = _Subject("cliptrail.work.tracking.cleanup")
+    presign = _Subject("cliptrail.rpc.storage.presign")
+    storage_ping = _Subject("cliptrail.rpc.storage.ping")
+    push_rpc = _Subject("cliptrail.rpc.storage.push")
+    delete_rpc = _Subject("cliptrail.rpc.storage.delete")
+    list_rpc = _Subject("cliptrail.rpc.storage.list")
+    head_rpc = _Subject("cliptrail.rpc.storage.head")
+    tracking_ping = _Subject("cliptrail.rpc.tracking.ping")
+    cleanup_rpc = _Subject("cliptrail.rpc.tracking.cleanup")
+    reconcile_rpc = _Subject("cliptrail.rpc.tracking.reconcile")
+    usage_rpc = _Subject("cliptrail.rpc.tracking.usage")
+    records_rpc = _Subject("cliptrail.rpc.tracking.records")
 
     def dead_letter(self, subject: str) -> str:
         return f"{self.subject('deadletter.')}{subject.removeprefix(self.prefix)}"

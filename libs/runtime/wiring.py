@@ -1,4 +1,4 @@
-"""Opening the real adapters from settings, and running background work inside an app."""
+"""Opening the real adapters from settings, and a service's whole main()."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
 import structlog
-from aiohttp import web
 
 from libs.errors import CliptrailError
 from libs.logging import configure_logging
@@ -51,33 +50,6 @@ async def open_object_store(settings: Settings) -> AsyncIterator[S3ObjectStore]:
 async def open_records(settings: Settings) -> AsyncIterator[MongoRecordStore]:
     async with mongo_records(settings.mongodb_uri, settings.mongodb_db) as records:
         yield records
-
-
-Job = Callable[[], Coroutine[Any, Any, None]]
-
-
-def background(*jobs: Job) -> Callable[[web.Application], AsyncIterator[None]]:
-    """A cleanup_ctx that runs `jobs` while the app lives and cancels them on shutdown."""
-
-    async def context(_app: web.Application) -> AsyncIterator[None]:
-        tasks = [asyncio.create_task(_logged(job)) for job in jobs]
-        yield
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-
-    return context
-
-
-async def _logged(job: Job, restart_after: float = 1.0) -> None:
-    """Run a job for the app's lifetime, restarting it if it crashes (a bug, or NATS gone)."""
-    while True:
-        try:
-            await job()
-            return
-        except Exception:
-            log.exception("background_job_crashed", job=getattr(job, "__name__", repr(job)))
-            await asyncio.sleep(restart_after)
 
 
 def run_main(service: str, run: Callable[[Settings], Coroutine[Any, Any, None]]) -> None:

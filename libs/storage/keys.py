@@ -8,6 +8,8 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Literal
 
+from libs.errors import PermanentError
+
 FileType = Literal["source", "highlights", "clip", "thumbnail", "database"]
 
 ID_PATTERN = r"[A-Za-z0-9_-]{1,64}"
@@ -32,8 +34,8 @@ _PATTERNS: tuple[tuple[FileType, re.Pattern[str]], ...] = (
 )
 
 
-class InvalidKeyError(ValueError):
-    """A key or id that does not fit the layout."""
+class InvalidKeyError(PermanentError):
+    """A key or id that does not fit the layout: no retry will make it fit."""
 
 
 @dataclass(frozen=True)

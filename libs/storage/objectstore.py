@@ -4,22 +4,13 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
 from libs.errors import ConflictError, PermanentError
-
-
-@dataclass(frozen=True)
-class StoredObject:
-    key: str
-    size: int
-    etag: str  # without quotes
-    content_type: str = "application/octet-stream"
-    metadata: dict[str, str] = field(default_factory=dict)
-    last_modified: datetime | None = None
+from libs.storage.objects import StoredObject
 
 
 @dataclass(frozen=True)
@@ -39,16 +30,8 @@ class PutCondition:
 
 
 @dataclass(frozen=True)
-class ListedEntry:
-    key: str
-    size: int
-    etag: str
-    last_modified: datetime
-
-
-@dataclass(frozen=True)
 class ListPage:
-    entries: list[ListedEntry]
+    entries: list[StoredObject]
     next_token: str | None
 
 
@@ -119,16 +102,22 @@ class MemoryObjectStore:
         body = read_local(path)
         if condition:
             condition.check(await self.head(key))
+        self.modified[key] = datetime.now(UTC)
+        etag = hashlib.md5(body).hexdigest()
         stored = StoredObject(
-            key, len(body), hashlib.md5(body).hexdigest(), content_type, dict(metadata)
+            key=key,
+            size=len(body),
+            etag=etag,
+            content_type=content_type,
+            metadata=dict(metadata),
+            last_modified=self.modified[key],
         )
         self.objects[key] = (body, stored)
-        self.modified[key] = datetime.now(UTC)
-        return replace(stored, last_modified=self.modified[key])
+        return stored
 
     async def head(self, key: str) -> StoredObject | None:
         entry = self.objects.get(key)
-        return replace(entry[1], last_modified=self.modified[key]) if entry else None
+        return entry[1].model_copy(update={"last_modified": self.modified[key]}) if entry else None
 
     async def presign_get(self, key: str, ttl_seconds: int) -> str:
         return f"memory://{self.bucket}/{key}?ttl={ttl_seconds}"
@@ -145,11 +134,16 @@ class MemoryObjectStore:
     async def list_page(self, prefix: str, token: str | None, max_keys: int) -> ListPage:
         keys = sorted(k for k in self.objects if k.startswith(prefix) and k > (token or ""))
         page = keys[:max_keys]
-        entries = [
-            ListedEntry(k, self.objects[k][1].size, self.objects[k][1].etag, self.modified[k])
-            for k in page
-        ]
-        return ListPage(entries, page[-1] if len(keys) > max_keys else None)
+        return ListPage(
+            [self._listed(key) for key in page], page[-1] if len(keys) > max_keys else None
+        )
+
+    def _listed(self, key: str) -> StoredObject:
+        """A listing says less than a HEAD: no content type, no metadata (as in S3)."""
+        stored = self.objects[key][1]
+        return StoredObject(
+            key=key, size=stored.size, etag=stored.etag, last_modified=self.modified[key]
+        )
 
     async def ping(self) -> None:
         return None

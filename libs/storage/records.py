@@ -9,7 +9,7 @@ import contextlib
 import re
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict
 from pymongo import ASCENDING, AsyncMongoClient, DeleteMany, UpdateOne
@@ -17,27 +17,11 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import PyMongoError
 
 from libs.errors import TransientError
-from libs.storage.keys import FileType
+from libs.storage.objects import FileRecord, GroupBy, Usage
 
 COLLECTION = "r2_file_paths"
 TOMBSTONES = "deleted_projects"
 PAGE = 1000
-GroupBy = Literal["user", "project"]
-
-
-class FileRecord(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    object_key: str
-    project_id: str | None
-    user_id: str
-    scene_id: str | None
-    file_type: FileType
-    size_bytes: int
-    content_type: str
-    metadata: dict[str, str | None]
-    created_at: datetime
-    updated_at: datetime
 
 
 class Tombstone(BaseModel):
@@ -49,15 +33,6 @@ class Tombstone(BaseModel):
     user_id: str
     deleted_at: datetime
     report: dict[str, Any] | None = None
-
-
-class Usage(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    user_id: str
-    project_id: str | None = None
-    bytes: int
-    objects: int
 
 
 class RecordStore(Protocol):

@@ -20,13 +20,12 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from libs.errors import ConflictError, PermanentError, TransientError
 from libs.settings import Settings
+from libs.storage.objects import StoredObject
 from libs.storage.objectstore import (
     MAX_DELETE_BATCH,
     DeleteOutcome,
-    ListedEntry,
     ListPage,
     PutCondition,
-    StoredObject,
 )
 
 T = TypeVar("T")
@@ -133,12 +132,12 @@ class S3ObjectStore:
                 return None
             raise
         return StoredObject(
-            key,
-            int(reply["ContentLength"]),
-            reply["ETag"].strip('"'),
-            reply.get("ContentType", "application/octet-stream"),
-            dict(reply.get("Metadata", {})),
-            reply.get("LastModified"),
+            key=key,
+            size=int(reply["ContentLength"]),
+            etag=reply["ETag"].strip('"'),
+            content_type=reply.get("ContentType", "application/octet-stream"),
+            metadata=dict(reply.get("Metadata", {})),
+            last_modified=reply.get("LastModified"),
         )
 
     async def presign_get(self, key: str, ttl_seconds: int) -> str:
@@ -173,7 +172,12 @@ class S3ObjectStore:
             params["ContinuationToken"] = token
         reply = await s3_call("ListObjectsV2", self._s3.list_objects_v2(**params))
         entries = [
-            ListedEntry(o["Key"], int(o["Size"]), o["ETag"].strip('"'), o["LastModified"])
+            StoredObject(
+                key=o["Key"],
+                size=int(o["Size"]),
+                etag=o["ETag"].strip('"'),
+                last_modified=o["LastModified"],
+            )
             for o in reply.get("Contents", [])
         ]
         next_token = reply.get("NextContinuationToken") if reply.get("IsTruncated") else None
@@ -193,7 +197,14 @@ class S3ObjectStore:
             # writer's version, which is exactly what a conditional write expects to happen.
             extra = _condition_params(condition)
             etag = await self._put_single(key, path, size, content_type, metadata, extra)
-            return StoredObject(key, size, etag, content_type, dict(metadata), datetime.now(UTC))
+            return StoredObject(
+                key=key,
+                size=size,
+                etag=etag,
+                content_type=content_type,
+                metadata=dict(metadata),
+                last_modified=datetime.now(UTC),
+            )
         if size <= self._tuning.part_bytes:
             expected = await self._put_single(key, path, size, content_type, metadata, {})
         else:

@@ -8,16 +8,18 @@ from typing import TypeVar
 
 from pydantic import BaseModel
 
+from libs.errors import TransientError
 from libs.messaging.bus import EventBus
 from libs.messaging.events import (
     DeleteReply,
     DeleteRequest,
     HeadReply,
     HeadRequest,
-    ListedObject,
     ListReply,
     ListRequest,
     ObjectRef,
+    Ping,
+    PingReply,
     PresignReply,
     PresignRequest,
     PushReply,
@@ -25,6 +27,7 @@ from libs.messaging.events import (
 )
 from libs.messaging.rpc import ask
 from libs.messaging.topology import Topology
+from libs.storage.objects import StoredObject
 from libs.storage.objectstore import MAX_DELETE_BATCH
 
 R = TypeVar("R", bound=BaseModel)
@@ -54,7 +57,7 @@ class StorageClient:
             failed=[failure for reply in replies for failure in reply.failed],
         )
 
-    async def list_pages(self, prefix: str) -> AsyncIterator[list[ListedObject]]:
+    async def list_pages(self, prefix: str) -> AsyncIterator[list[StoredObject]]:
         """Every object under `prefix`, in key order, a page (up to 1,000) at a time."""
         token: str | None = None
         while True:
@@ -66,12 +69,21 @@ class StorageClient:
                 return
             token = page.next_token
 
-    async def head(self, key: str) -> HeadReply:
-        return await self._ask(self.topology.head_rpc, HeadRequest(key=key), HeadReply)
+    async def head(self, key: str) -> StoredObject | None:
+        """What the bucket holds at `key` now (None: nothing)."""
+        return (await self._ask(self.topology.head_rpc, HeadRequest(key=key), HeadReply)).object
 
     async def presign(self, key: str) -> str | None:
         reply = await self._ask(self.topology.presign, PresignRequest(key=key), PresignReply)
         return reply.url
 
-    async def push(self, request: PushRequest) -> PushReply:
-        return await self._ask(self.topology.push_rpc, request, PushReply)
+    async def push(self, request: PushRequest) -> StoredObject:
+        """Stored, verified and announced once this returns."""
+        reply = await self._ask(self.topology.push_rpc, request, PushReply)
+        if reply.object is None:
+            raise TransientError(f"storage answered the push of {request.key} without the object")
+        return reply.object
+
+    async def ping(self) -> None:
+        """Storage answers, and so does its bucket (a failure raises)."""
+        await self._ask(self.topology.storage_ping, Ping(), PingReply)

@@ -11,6 +11,7 @@ from typing import Any
 
 import structlog
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from libs.errors import CliptrailError, ProblemError
 
@@ -20,11 +21,17 @@ _REQUEST_ID = re.compile(r"\A[A-Za-z0-9._-]{1,64}\Z")
 Check = Callable[[], Awaitable[None]]
 CHECK_TIMEOUT_SECONDS = 3.0
 CHECKS = web.AppKey("checks", Mapping[str, Check])
+RETRY_AFTER_SECONDS = 5
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+Translate = Callable[[CliptrailError], ProblemError | None]
 
 
 def problem(status: int, title: str, detail: str = "", **extra: Any) -> web.Response:
     body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
-    return web.json_response(body, status=status, content_type=PROBLEM_JSON)
+    response = web.json_response(body, status=status, content_type=PROBLEM_JSON)
+    if status == 503:  # what is down is usually back soon: tell clients when to try again
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
 
 
 def _request_id(request: web.Request) -> str:
@@ -32,30 +39,42 @@ def _request_id(request: web.Request) -> str:
     return given if _REQUEST_ID.match(given) else uuid.uuid4().hex
 
 
-@web.middleware
-async def problem_middleware(
-    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-) -> web.StreamResponse:
-    request_id = _request_id(request)
-    with structlog.contextvars.bound_contextvars(request_id=request_id):
-        response = await _answer(request, handler)
-    response.headers["X-Request-ID"] = request_id
-    return response
+def problem_middleware(translate: Translate | None = None) -> Middleware:
+    """Every error answered as problem+json, with a request id. `translate` is the edge's own
+    mapping of the domain's refusals; what it does not know is a 503 (a backing service) or,
+    for a bug, a 500."""
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        request_id = _request_id(request)
+        with structlog.contextvars.bound_contextvars(request_id=request_id):
+            response = await _answer(request, handler, translate)
+        response.headers["X-Request-ID"] = request_id
+        return response
+
+    return middleware
+
+
+def _refused(exc: ProblemError) -> web.Response:
+    log.info("request_refused", status=exc.status, title=exc.title, detail=exc.detail)
+    return problem(exc.status, exc.title, exc.detail, **exc.extra)
 
 
 async def _answer(
-    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    request: web.Request, handler: Handler, translate: Translate | None
 ) -> web.StreamResponse:
     try:
         return await handler(request)
     except ProblemError as exc:
-        log.info("request_refused", status=exc.status, title=exc.title, detail=exc.detail)
-        return problem(exc.status, exc.title, exc.detail, **exc.extra)
+        return _refused(exc)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
         return problem(exc.status, exc.reason, exc.text or "")
     except CliptrailError as exc:
+        translated = translate(exc) if translate else None
+        if translated is not None:
+            return _refused(translated)
         log.warning("dependency_unavailable", error=str(exc))
         return problem(503, "Service Unavailable", "A backing service did not answer.")
     except Exception:

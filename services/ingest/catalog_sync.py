@@ -24,7 +24,7 @@ from typing import Protocol, TypeVar
 
 import structlog
 
-from libs.errors import CliptrailError, ConflictError, ProblemError
+from libs.errors import CliptrailError, ConflictError, UnavailableError
 from libs.messaging.events import PushRequest
 from libs.storage.fetch import ObjectFetcher
 from libs.storage.keys import database_key
@@ -84,8 +84,8 @@ class SyncState:
     stale: bool = False  # the local file may hold what the bucket does not: reload it
 
 
-def unavailable(detail: str) -> ProblemError:
-    return ProblemError(503, "Catalog unavailable", detail)
+def unavailable(detail: str) -> UnavailableError:
+    return UnavailableError(detail, title="Catalog unavailable")
 
 
 class SyncedUnits:
@@ -159,11 +159,11 @@ class SyncedUnits:
                 raise unavailable("The catalog's store does not answer.") from exc
             log.warning("catalog_head_failed_serving_cache", user_id=user_id, error=str(exc))
             return
-        if head.object is None:
+        if head is None:
             await self._no_remote(user_id, state)
-        elif state.stale or head.object.etag != state.etag:
+        elif state.stale or head.etag != state.etag:
             version = int(head.metadata.get(VERSION_META, "0") or 0)
-            await self._download(user_id, version, head.object.etag)
+            await self._download(user_id, version, head.etag)
         await self._migrate(user_id)
         self._checked[user_id] = time.monotonic()
 
@@ -202,7 +202,7 @@ class SyncedUnits:
         snap = self._work_dir / "catalog" / f"{user_id}-{uuid.uuid4().hex}.sqlite"
         try:
             await asyncio.to_thread(snapshot, self._path(user_id), snap)
-            reply = await self._fetcher.storage.push(
+            stored = await self._fetcher.storage.push(
                 PushRequest(
                     local_path=str(snap.relative_to(self._work_dir)),
                     key=database_key(user_id),
@@ -217,4 +217,4 @@ class SyncedUnits:
             raise
         finally:
             snap.unlink(missing_ok=True)
-        self._save(user_id, state, version=state.version + 1, etag=reply.etag, stale=False)
+        self._save(user_id, state, version=state.version + 1, etag=stored.etag, stale=False)

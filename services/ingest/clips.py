@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from libs.errors import TransientError
 from libs.storage.fetch import ObjectFetcher
-from libs.storage.records import FileRecord
+from libs.storage.objects import FileRecord
 
 CACHE_ENTRIES = 256
 

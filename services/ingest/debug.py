@@ -1,17 +1,17 @@
-"""Ingest's admin edge: /api/v1/debug (role admin), over the ledger and tracking's requests."""
+"""Ingest's admin edge: /api/v1/debug (role admin); every answer comes from tracking, the
+ledger's owner, over the bus."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Awaitable
 from dataclasses import dataclass
-from typing import Any
+from typing import TypeVar
 
 from aiohttp import web
 
 from libs.errors import PermanentError, ProblemError
-from libs.messaging.events import CleanupCommand, ReconcileCommand
-from libs.storage.records import RecordStore
+from libs.messaging.events import CleanupCommand, ReconcileCommand, RecordsQuery
 from libs.storage.tracking_client import TrackingClient
 from services.ingest.handlers import principal_of
 
@@ -48,19 +48,21 @@ def query_text(request: web.Request, name: str, pattern: str = r"[\x20-\x7e]{0,1
 class DebugHandlers:
     """The admin routes: the ledger of a project, cleanup, reconcile, usage."""
 
-    records: RecordStore
     tracking: TrackingClient
 
     async def file_paths(self, request: web.Request) -> web.Response:
         require_admin(request)
         project_id = request.match_info["project_id"]
-        limit = query_int(request, "limit", 100, 1, 1000)
-        page = await self.records.project_page(project_id, query_text(request, "cursor"), limit + 1)
-        paths = [record.model_dump(mode="json") for record in page[:limit]]
-        cursor = page[limit - 1].object_key if len(page) > limit else None
-        count = await self.records.count(project_id)
-        body = {"project_id": project_id, "count": count, "paths": paths, "next_cursor": cursor}
-        return web.json_response(body)
+        query = RecordsQuery(
+            project_id=project_id,
+            after=query_text(request, "cursor"),
+            limit=query_int(request, "limit", 100, 1, 1000),
+            with_count=True,
+        )
+        page = await _admin_call(self.tracking.records(query))
+        paths = [record.model_dump(mode="json") for record in page.records]
+        body = {"project_id": project_id, "count": page.count, "paths": paths}
+        return web.json_response(body | {"next_cursor": page.next_cursor})
 
     async def cleanup_project(self, request: web.Request) -> web.Response:
         require_admin(request)
@@ -84,13 +86,17 @@ class DebugHandlers:
         group_by = request.query.get("group_by", "user")
         if group_by not in ("user", "project"):
             raise ProblemError(422, "Invalid query", "'group_by' must be user or project.")
-        usage = await self.records.usage("project" if group_by == "project" else "user")
+        usage = await self.tracking.usage("project" if group_by == "project" else "user")
         rows = [row.model_dump() for row in usage]
         totals = {"bytes": sum(u.bytes for u in usage), "objects": sum(u.objects for u in usage)}
         return web.json_response({"group_by": group_by, "usage": rows, "total": totals})
 
 
-async def _admin_call(call: Awaitable[dict[str, Any]]) -> dict[str, Any]:
+T = TypeVar("T")
+
+
+async def _admin_call(call: Awaitable[T]) -> T:
+    """Tracking refuses unknown or invalid projects as permanent errors: not found here."""
     try:
         return await call
     except PermanentError as exc:

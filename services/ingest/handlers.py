@@ -1,4 +1,6 @@
-"""Ingest's edges: the HTTP API (aiohttp) and the NATS events that move a video's status."""
+"""Ingest's edges: the HTTP API (aiohttp) and the NATS events that move a video's status.
+They translate requests and messages into service calls, and the domain's refusals into
+problem+json (`to_problem`); the rules themselves are in service.py."""
 
 from __future__ import annotations
 
@@ -11,29 +13,26 @@ from typing import Any
 import structlog
 from aiohttp import web
 
-from libs.errors import CliptrailError, ProblemError
-from libs.media.highlights import check_against_duration, parse_highlights
-from libs.media.probe import NotAVideoError, probe_video
-from libs.messaging.bus import Delivery
-from libs.messaging.events import (
-    ObjectEvent,
-    Ping,
-    PingReply,
-    PushFailed,
-    RenderStatus,
-    decode,
-    encode,
+from libs.errors import (
+    CliptrailError,
+    InvalidError,
+    NotFoundError,
+    ProblemError,
+    RefusedError,
+    StateError,
+    TooLargeError,
+    UnavailableError,
 )
+from libs.media.probe import NotAVideoError
+from libs.messaging.bus import Delivery
+from libs.messaging.events import ObjectEvent, PushFailed, RenderStatus, decode
 from libs.storage.keys import InvalidKeyError, new_id, parse_key
 from libs.web.auth import Principal, authenticate
 from services.ingest import uploads
-from services.ingest.clips import ManifestReader, clip_entries
 from services.ingest.service import (
     RENDER_MOVES,
     AcceptedUpload,
     IngestService,
-    check_filename,
-    extension_of,
     project_view,
     video_view,
 )
@@ -76,7 +75,6 @@ class IngestHandlers:
     service: IngestService
     work_dir: Path
     max_upload_bytes: int
-    manifests: ManifestReader
 
     async def create_project(self, request: web.Request) -> web.Response:
         body = await json_object(request)
@@ -101,18 +99,14 @@ class IngestHandlers:
         return web.json_response(video_view(video, await self.service.url_for(video)))
 
     async def list_clips(self, request: web.Request) -> web.Response:
-        user_id = principal_of(request).user_id
         info = request.match_info
-        video = await self.service.video(user_id, info["project_id"], info["video_id"])
-        if video.status == "failed":
-            raise ProblemError(409, "Video failed", video.error or "", video_status="failed")
-        records = await self.service.records.by_video(video.project_id, video.video_id)
-        manifest = next((r for r in records if r.file_type == "highlights"), None)
-        if video.status != "ready" or manifest is None:
-            processing = {"detail": "Video is still being processed", "status": video.status}
+        clips = await self.service.clips(
+            principal_of(request).user_id, info["project_id"], info["video_id"]
+        )
+        if clips.entries is None:
+            processing = {"detail": "Video is still being processed", "status": clips.status}
             return web.json_response(processing, status=202)
-        entries = clip_entries(records, await self.manifests.read(manifest))
-        return web.json_response({"clips": await self.manifests.views(entries)})
+        return web.json_response({"clips": await self.service.manifests.views(clips.entries)})
 
     async def delete_project(self, request: web.Request) -> web.Response:
         user_id = principal_of(request).user_id
@@ -126,34 +120,24 @@ class IngestHandlers:
         video_id = new_id()
         structlog.contextvars.bind_contextvars(project_id=project.project_id, video_id=video_id)
         try:
-            upload, highlights = await self._receive(request, project.project_id, video_id)
-            await self.service.check_quota(user_id, upload.size)
-            video = await self.service.accept_upload(user_id, upload, highlights)
+            upload = await self._receive(request, user_id, project.project_id, video_id)
+            video = await self.service.accept_upload(user_id, upload)
         except BaseException:
             uploads.discard_work_files(self.work_dir, video_id)
             raise
-        log.info("upload_accepted", size=upload.size, key=video.r2_key)
+        log.info("upload_accepted", size=upload.vetted.size, key=video.r2_key)
         body = {"video_id": video_id, "r2_key": video.r2_key, "status": video.status}
         return web.json_response(body, status=202)
 
     async def _receive(
-        self, request: web.Request, project_id: str, video_id: str
-    ) -> tuple[AcceptedUpload, Any]:
+        self, request: web.Request, user_id: str, project_id: str, video_id: str
+    ) -> AcceptedUpload:
         part = uploads.part_path(self.work_dir, video_id)
         received = await uploads.receive(request, part, self.max_upload_bytes)
-        filename = check_filename(received.filename)
-        highlights = parse_highlights(received.highlights) if received.highlights else None
-        try:
-            info = await probe_video(part, extension_of(filename))
-        except NotAVideoError as exc:
-            raise ProblemError(415, "Unsupported Media Type", f"Not a video: {exc}.") from exc
-        if highlights is not None:
-            check_against_duration(highlights, info.duration)
-        final = uploads.finalize(part, info.extension)
+        vetted = await self.service.vet_upload(user_id, received)
+        final = uploads.finalize(part, vetted.info.extension)
         local = str(final.relative_to(self.work_dir))
-        return AcceptedUpload(
-            project_id, video_id, info, received.size, filename, local
-        ), highlights
+        return AcceptedUpload(project_id, video_id, vetted, local)
 
 
 @dataclass
@@ -195,9 +179,22 @@ class IngestEvents:
         )
 
 
-async def check_storage(service: IngestService) -> None:
-    payload = encode(Ping())
-    reply = await service.bus.request(service.topology.storage_ping, payload, timeout=3)
-    error = decode(PingReply, reply).error
-    if error:
-        raise CliptrailError(error)
+PROBLEM_STATUS: dict[type[CliptrailError], int] = {
+    NotFoundError: 404,
+    StateError: 409,
+    TooLargeError: 413,
+    NotAVideoError: 415,
+    InvalidError: 422,
+    UnavailableError: 503,
+}
+
+
+def to_problem(exc: CliptrailError) -> ProblemError | None:
+    """The HTTP answer to a refusal of the domain (None: not a refusal this edge knows)."""
+    if isinstance(exc, NotAVideoError):
+        return ProblemError(415, "Unsupported Media Type", f"Not a video: {exc}.")
+    status = next((code for kind, code in PROBLEM_STATUS.items() if isinstance(exc, kind)), None)
+    if status is None or not isinstance(exc, RefusedError | UnavailableError):
+        return None
+    facts = exc.facts if isinstance(exc, RefusedError) else {}
+    return ProblemError(status, exc.title, exc.detail, **facts)

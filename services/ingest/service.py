@@ -1,23 +1,39 @@
-"""Ingest logic: projects and videos of one user, and the hand-over of uploads to storage."""
+"""Ingest's rules: projects and videos of one user, what an upload must pass before it is kept,
+its hand-over to storage and render, a video's clips, and project deletion."""
 
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import structlog
 
-from libs.errors import CliptrailError, ProblemError
-from libs.media.highlights import Highlight, dump_highlights, parse_highlights
+from libs.errors import (
+    CliptrailError,
+    InvalidError,
+    NotFoundError,
+    StateError,
+    TooLargeError,
+    UnavailableError,
+)
+from libs.media.highlights import (
+    Highlight,
+    check_against_duration,
+    dump_highlights,
+    parse_highlights,
+)
 from libs.media.probe import MediaInfo
 from libs.messaging.bus import EventBus
 from libs.messaging.events import CleanupRequest, PushRequest, RenderRequest, encode
 from libs.messaging.topology import Topology
 from libs.storage.keys import is_valid_id, new_id, source_key
-from libs.storage.records import RecordStore
 from libs.storage.storage_client import StorageClient
+from libs.storage.tracking_client import TrackingClient
 from services.ingest.catalog import Catalog, Project, Video, now_iso
+from services.ingest.clips import ClipEntry, ManifestReader, clip_entries
 
 log = structlog.get_logger(__name__)
 MAX_NAME = 200
@@ -28,10 +44,11 @@ RENDER_MOVES: dict[str, tuple[str, ...]] = {
     "ready": ("stored", "rendering"),
     "failed": ("stored", "rendering"),
 }
+Probe = Callable[[Path, str], Awaitable[MediaInfo]]
 
 
-def not_found(what: str) -> ProblemError:
-    return ProblemError(404, "Not Found", f"No such {what}.")
+def not_found(what: str) -> NotFoundError:
+    return NotFoundError(f"No such {what}.")
 
 
 def _has_odd_characters(text: str) -> bool:
@@ -40,9 +57,9 @@ def _has_odd_characters(text: str) -> bool:
 
 def check_project_name(name: object) -> str:
     if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME:
-        raise ProblemError(422, "Invalid project", f"'name' must be 1 to {MAX_NAME} characters.")
+        raise InvalidError(f"'name' must be 1 to {MAX_NAME} characters.", "Invalid project")
     if _has_odd_characters(name):
-        raise ProblemError(422, "Invalid project", "'name' contains control characters.")
+        raise InvalidError("'name' contains control characters.", "Invalid project")
     return name.strip()
 
 
@@ -52,7 +69,7 @@ def check_filename(name: str | None) -> str | None:
         return None
     path_like = "/" in name or "\\" in name or name in ("", ".", "..")
     if path_like or len(name) > 255 or _has_odd_characters(name):
-        raise ProblemError(422, "Invalid filename", "The filename must be a plain file name.")
+        raise InvalidError("The filename must be a plain file name.", "Invalid filename")
     return name
 
 
@@ -69,12 +86,42 @@ def video_view(video: Video, url: str | None) -> dict[str, Any]:
     return {**view, "url": url}
 
 
+@dataclass(frozen=True)
+class ReceivedUpload:
+    """What arrived: the body's size and where it waits, and the form's other fields."""
+
+    path: Path
+    size: int = 0
+    filename: str | None = None
+    highlights: bytes | None = None
+
+
+@dataclass(frozen=True)
+class VettedUpload:
+    """An upload that passed every rule, ready to be kept."""
+
+    info: MediaInfo
+    size: int
+    filename: str | None
+    highlights: list[Highlight] | None
+
+
+@dataclass(frozen=True)
+class Clips:
+    """A video's clips, or None while it is still being processed."""
+
+    status: str
+    entries: list[ClipEntry] | None
+
+
 @dataclass
 class IngestService:
     catalog: Catalog
     bus: EventBus
     topology: Topology
-    records: RecordStore
+    ledger: TrackingClient
+    manifests: ManifestReader
+    probe: Probe
     quota_bytes: int = 0  # 0: unlimited
 
     @property
@@ -101,17 +148,25 @@ class IngestService:
             raise not_found("video")
         return found
 
-    async def accept_upload(
-        self, user_id: str, upload: AcceptedUpload, highlights: list[Highlight] | None
-    ) -> Video:
-        """Record the video as uploading and queue its push; 503 if the queue is down."""
-        video = upload.as_video(user_id, highlights)
+    async def vet_upload(self, user_id: str, received: ReceivedUpload) -> VettedUpload:
+        """A plain filename, valid highlights, a decodable video they fit, room in the quota."""
+        filename = check_filename(received.filename)
+        highlights = parse_highlights(received.highlights) if received.highlights else None
+        info = await self.probe(received.path, extension_of(filename))
+        if highlights is not None:
+            check_against_duration(highlights, info.duration)
+        await self.check_quota(user_id, received.size)
+        return VettedUpload(info, received.size, filename, highlights)
+
+    async def accept_upload(self, user_id: str, upload: AcceptedUpload) -> Video:
+        """Record the video as uploading and queue its push; unavailable if the queue is down."""
+        video = upload.as_video(user_id)
         await self.catalog.add_video(user_id, video)
         request = PushRequest(
             request_id=f"source:{upload.video_id}",
             local_path=upload.local_path,
             key=video.r2_key,
-            content_type=upload.info.content_type,
+            content_type=upload.vetted.info.content_type,
         )
         try:
             await self.bus.publish(self.topology.push, encode(request), msg_id=request.request_id)
@@ -119,9 +174,7 @@ class IngestService:
             await self.catalog.move_video(
                 user_id, video.video_id, "failed", ("uploading",), str(exc)
             )
-            raise ProblemError(
-                503, "Service Unavailable", "The upload could not be queued."
-            ) from exc
+            raise UnavailableError("The upload could not be queued.") from exc
         return video
 
     async def url_for(self, video: Video) -> str | None:
@@ -135,6 +188,17 @@ class IngestService:
             log.warning("presign_unavailable", error=str(exc))
             return None
 
+    async def clips(self, user_id: str, project_id: str, video_id: str) -> Clips:
+        """Listed from the ledger's records and highlights.json once the video is ready."""
+        video = await self.video(user_id, project_id, video_id)
+        if video.status == "failed":
+            raise StateError(video.error or "", "Video failed", video_status="failed")
+        records = await self.ledger.video_records(video.project_id, video.video_id)
+        manifest = next((r for r in records if r.file_type == "highlights"), None)
+        if video.status != "ready" or manifest is None:
+            return Clips(video.status, None)
+        return Clips(video.status, clip_entries(records, await self.manifests.read(manifest)))
+
     async def delete_project(self, user_id: str, project_id: str) -> None:
         """Queue the cleanup first, then hide the project: a crash between leaks nothing."""
         await self.project(user_id, project_id)
@@ -144,7 +208,7 @@ class IngestService:
                 self.topology.cleanup, encode(request), msg_id=f"cleanup:{project_id}"
             )
         except CliptrailError as exc:
-            raise ProblemError(503, "Service Unavailable", "Deletion could not be queued.") from exc
+            raise UnavailableError("Deletion could not be queued.") from exc
         await self.catalog.mark_deleted(user_id, project_id)
 
     async def request_render(self, user_id: str, video: Video) -> None:
@@ -162,12 +226,11 @@ class IngestService:
     async def check_quota(self, user_id: str, incoming_bytes: int) -> None:
         if not self.quota_bytes:
             return
-        used = sum(usage.bytes for usage in await self.records.usage("user", user_id))
+        used = sum(usage.bytes for usage in await self.ledger.usage("user", user_id))
         if used + incoming_bytes > self.quota_bytes:
-            raise ProblemError(
-                413,
-                "Storage quota exceeded",
+            raise TooLargeError(
                 f"{used} of {self.quota_bytes} bytes are used; this upload needs {incoming_bytes}.",
+                "Storage quota exceeded",
                 used_bytes=used,
                 quota_bytes=self.quota_bytes,
             )
@@ -177,23 +240,20 @@ class IngestService:
 class AcceptedUpload:
     project_id: str
     video_id: str
-    info: MediaInfo
-    size: int
-    filename: str | None
+    vetted: VettedUpload
     local_path: str  # relative to the work dir, where storage reads it
 
-    def as_video(self, user_id: str, highlights: list[Highlight] | None) -> Video:
-        ext = self.info.extension
-        now = now_iso()
+    def as_video(self, user_id: str) -> Video:
+        info, highlights, now = self.vetted.info, self.vetted.highlights, now_iso()
         return Video(
             video_id=self.video_id,
             project_id=self.project_id,
             status="uploading",
-            r2_key=source_key(user_id, self.project_id, self.video_id, ext),
-            filename=self.filename,
-            size_bytes=self.size,
-            content_type=self.info.content_type,
-            duration=self.info.duration,
+            r2_key=source_key(user_id, self.project_id, self.video_id, info.extension),
+            filename=self.vetted.filename,
+            size_bytes=self.vetted.size,
+            content_type=info.content_type,
+            duration=info.duration,
             highlights=dump_highlights(highlights) if highlights is not None else None,
             error=None,
             created_at=now,

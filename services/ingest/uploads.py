@@ -5,23 +5,16 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from aiohttp import BodyPartReader, web
 
 from libs.errors import ProblemError
+from services.ingest.service import ReceivedUpload
 
 CHUNK_BYTES = 1024 * 1024
 MAX_HIGHLIGHTS_BYTES = 256 * 1024
-
-
-@dataclass
-class ReceivedUpload:
-    size: int = 0
-    filename: str | None = None
-    highlights: bytes | None = None
 
 
 def too_large(limit: int) -> ProblemError:
@@ -36,27 +29,25 @@ async def receive(request: web.Request, dest: Path, limit: int) -> ReceivedUploa
         raise too_large(limit)
     if request.content_type == "multipart/form-data":
         return await _receive_multipart(request, dest, limit)
-    received = ReceivedUpload(filename=request.query.get("filename"))
-    received.size = await _write(request.content.iter_chunked(CHUNK_BYTES), dest, limit)
-    return received
+    size = await _write(request.content.iter_chunked(CHUNK_BYTES), dest, limit)
+    return ReceivedUpload(dest, size, request.query.get("filename"))
 
 
 async def _receive_multipart(request: web.Request, dest: Path, limit: int) -> ReceivedUpload:
-    received = ReceivedUpload()
-    has_file = False
+    fields: dict[str, Any] = {}
     async for part in await request.multipart():
         if not isinstance(part, BodyPartReader) or part.name not in ("file", "highlights"):
             raise ProblemError(422, "Unexpected form field", "Only 'file' and 'highlights'.")
         if part.name == "highlights":
-            received.highlights = await _read_small(part, MAX_HIGHLIGHTS_BYTES)
+            fields["highlights"] = await _read_small(part, MAX_HIGHLIGHTS_BYTES)
             continue
-        if has_file:
+        if "size" in fields:
             raise ProblemError(422, "Unexpected form field", "Send exactly one 'file'.")
-        has_file, received.filename = True, part.filename
-        received.size = await _write(_chunks(part), dest, limit)
-    if not has_file:
+        fields["filename"] = part.filename
+        fields["size"] = await _write(_chunks(part), dest, limit)
+    if "size" not in fields:
         raise ProblemError(422, "Missing file", "The multipart body has no 'file' field.")
-    return received
+    return ReceivedUpload(dest, **fields)
 
 
 async def _chunks(part: BodyPartReader) -> AsyncIterator[bytes]:

@@ -1,4 +1,4 @@
-"""build_app for render: health routes plus the render-request consumer."""
+"""build_app for render: health routes, and the one table of what it consumes."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from aiohttp import web
 from libs.errors import CliptrailError
 from libs.messaging.bus import EventBus
 from libs.messaging.topology import Topology
-from libs.runtime.wiring import background
+from libs.runtime.edge import Edge, consume, mount_edge
 from libs.settings import Settings
 from libs.storage.storage_client import StorageClient
 from libs.web.server import add_health_routes, problem_middleware
@@ -20,7 +20,6 @@ from services.render.service import RenderOptions, RenderService
 from services.render.transfers import Transfers
 from services.render.workspace import Workspace
 
-REQUEST_CONSUMER = "render-requested"
 PRESIGN_TIMEOUT_SECONDS = 10.0
 PUSH_TIMEOUT_SECONDS = 300.0  # a push replies once the object is uploaded and verified
 
@@ -52,15 +51,22 @@ def build_service(settings: Settings, deps: RenderDeps) -> RenderService:
     )
 
 
+def edge(handlers: RenderHandlers, topology: Topology) -> Edge:
+    return Edge(
+        # One video at a time; its encodes share the RENDER_CONCURRENCY slots.
+        consume(
+            topology.render_requested,
+            durable="render-requested",
+            handler=handlers.on_render_requested,
+            on_dead=handlers.on_render_dead,
+            batch=1,
+        ),
+    )
+
+
 def build_app(settings: Settings, deps: RenderDeps) -> web.Application:
     handlers = RenderHandlers(build_service(settings, deps), deps.bus, deps.topology)
-    app = web.Application(middlewares=[problem_middleware])
+    app = web.Application(middlewares=[problem_middleware()])
     add_health_routes(app, {"nats": deps.bus.ping})
-
-    async def consume_requests() -> None:
-        # One video at a time; its encodes share the RENDER_CONCURRENCY slots.
-        spec = deps.topology.consumer(REQUEST_CONSUMER, deps.topology.render_requested, batch=1)
-        await deps.bus.run_consumer(spec, handlers.on_render_requested, handlers.on_render_dead)
-
-    app.cleanup_ctx.append(background(consume_requests))
+    mount_edge(app, deps.bus, deps.topology, edge(handlers, deps.topology))
     return app

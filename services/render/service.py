@@ -17,8 +17,9 @@ import structlog
 
 from libs.errors import PermanentError
 from libs.media.highlights import Highlight
-from libs.messaging.events import PushReply, RenderRequest, RenderState
+from libs.messaging.events import RenderRequest, RenderState
 from libs.storage.keys import highlights_key
+from libs.storage.objects import StoredObject
 from services.render.auto_highlights import pick_highlights
 from services.render.manifest import RenderedClip, RenderSettings, build_manifest, manifest_bytes
 from services.render.model import EncodeJob, FrameSize, Probe, Signal
@@ -50,7 +51,7 @@ class Storage(Protocol):
 
     async def push(
         self, path: Path, key: str, content_type: str, scene_id: str | None
-    ) -> PushReply: ...
+    ) -> StoredObject: ...
 
 
 @dataclass(frozen=True)
@@ -161,13 +162,13 @@ class RenderService:
                 thumbnail = await self._push(
                     thumbnail_path(directory, plan), plan.thumbnail_key, JPEG, scene
                 )
-            return RenderedClip(plan, probe, clip.size or 0, thumbnail.size or 0)
+            return RenderedClip(plan, probe, clip.size, thumbnail.size)
 
         return await all_or_nothing([push_pair(*pair) for pair in zip(plans, probes, strict=True)])
 
     async def _push(
         self, path: Path, key: str, content_type: str, scene_id: str | None
-    ) -> PushReply:
+    ) -> StoredObject:
         reply = await self.storage.push(path, key, content_type, scene_id)
         await self.workspace.discard(path)  # a work file goes once its push is confirmed
         return reply

@@ -10,7 +10,8 @@ from typing import BinaryIO
 import aiohttp
 
 from libs.errors import PermanentError, TransientError
-from libs.messaging.events import PushReply, PushRequest
+from libs.messaging.events import PushRequest
+from libs.storage.objects import StoredObject
 from libs.storage.storage_client import StorageClient
 from services.render.workspace import Workspace
 
@@ -41,7 +42,7 @@ class Transfers:
 
     async def push(
         self, path: Path, key: str, content_type: str, scene_id: str | None
-    ) -> PushReply:
+    ) -> StoredObject:
         """Stored, verified and announced (so tracking records it) once this returns."""
         local_path = self.workspace.relative(path)
         request = PushRequest(

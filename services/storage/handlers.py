@@ -1,21 +1,20 @@
-"""Storage's NATS edges: the push consumer, its dead-letter hook, and request-reply."""
+"""Storage's NATS edges: the push consumer and its dead-letter hook, and the request-reply
+answers; each decodes a message, calls the service and makes the reply."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TypeVar
 
 import structlog
-from pydantic import BaseModel
 
-from libs.errors import CliptrailError, ConflictError, PermanentError
-from libs.messaging.bus import Delivery, EventBus, Responder
+from libs.errors import CliptrailError
+from libs.messaging.bus import Delivery, EventBus
 from libs.messaging.events import (
     DeleteReply,
     DeleteRequest,
     HeadReply,
     HeadRequest,
+    KeyFailure,
     ListReply,
     ListRequest,
     Ping,
@@ -32,27 +31,6 @@ from libs.messaging.topology import Topology
 from services.storage.service import StorageService
 
 log = structlog.get_logger(__name__)
-Req = TypeVar("Req", bound=BaseModel)
-Rep = TypeVar("Rep", bound=BaseModel)
-
-
-def rpc(
-    request_type: type[Req], reply_type: type[Rep], call: Callable[[Req], Awaitable[Rep]]
-) -> Responder:
-    """A request-reply answer: decode, call, encode; a failure becomes the reply's error."""
-
-    async def answer(payload: bytes) -> bytes:
-        try:
-            return encode(await call(decode(request_type, payload)))
-        except PermanentError as exc:
-            conflict = isinstance(exc, ConflictError)
-            answer = {"error": str(exc), "permanent": True, "conflict": conflict}
-            return encode(reply_type.model_validate(answer))
-        except CliptrailError as exc:
-            log.warning("request_failed", request=request_type.__name__, error=str(exc))
-            return encode(reply_type.model_validate({"error": str(exc)}))
-
-    return answer
 
 
 @dataclass
@@ -64,8 +42,8 @@ class StorageHandlers:
     async def on_push(self, delivery: Delivery) -> None:
         request = decode(PushRequest, delivery.data)
         with structlog.contextvars.bound_contextvars(key=request.key):
-            event = await self.service.push(request)
-            log.info("object_stored", size=event.data.object.size, etag=event.data.object.eTag)
+            stored = await self.service.push(request)
+            log.info("object_stored", size=stored.size, etag=stored.etag)
 
     async def on_push_dead(self, delivery: Delivery, reason: str) -> None:
         """Tell the requester a push will never happen, so it can mark its work failed."""
@@ -78,18 +56,25 @@ class StorageHandlers:
             self.topology.push_failed, encode(failed), msg_id=f"failed:{request.request_id}"
         )
 
+    async def push(self, request: PushRequest) -> PushReply:
+        """A push over request-reply: answered once the object is stored and announced."""
+        return PushReply(object=await self.service.push(request))
+
+    async def presign(self, request: PresignRequest) -> PresignReply:
+        return PresignReply(url=await self.service.presign(request))
+
     async def ping(self, _request: Ping) -> PingReply:
-        await self.service.store.ping()
+        await self.service.ping()
         return PingReply()
 
-    def responders(self) -> dict[str, Responder]:
-        """Every request-reply subject storage answers."""
-        service, topology = self.service, self.topology
-        return {
-            topology.presign: rpc(PresignRequest, PresignReply, service.presign),
-            topology.storage_ping: rpc(Ping, PingReply, self.ping),
-            topology.push_rpc: rpc(PushRequest, PushReply, service.push_now),
-            topology.delete_rpc: rpc(DeleteRequest, DeleteReply, service.delete),
-            topology.list_rpc: rpc(ListRequest, ListReply, service.list_page),
-            topology.head_rpc: rpc(HeadRequest, HeadReply, service.head),
-        }
+    async def delete(self, request: DeleteRequest) -> DeleteReply:
+        outcome = await self.service.delete(request)
+        failed = [KeyFailure(key=key, error=error) for key, error in outcome.failed.items()]
+        return DeleteReply(deleted=outcome.deleted, failed=failed)
+
+    async def list_page(self, request: ListRequest) -> ListReply:
+        page = await self.service.list_page(request)
+        return ListReply(objects=page.entries, next_token=page.next_token)
+
+    async def head(self, request: HeadRequest) -> HeadReply:
+        return HeadReply(object=await self.service.head(request))

@@ -1,4 +1,5 @@
-"""Storage logic: push a work file to the bucket, describe what was stored, presign reads."""
+"""Storage's rules: push a work file to the bucket, verify and announce it, presign reads,
+delete in batches and announce each deletion; keys outside the layout are refused."""
 
 from __future__ import annotations
 
@@ -11,19 +12,12 @@ from libs.messaging.bus import EventBus
 from libs.messaging.events import (
     OBJECT_CREATED,
     OBJECT_DELETED,
-    DeleteReply,
     DeleteRequest,
-    HeadReply,
     HeadRequest,
-    KeyFailure,
-    ListedObject,
-    ListReply,
     ListRequest,
     ObjectEvent,
     ObjectEventData,
-    PresignReply,
     PresignRequest,
-    PushReply,
     PushRequest,
     R2Object,
     encode,
@@ -32,20 +26,14 @@ from libs.messaging.events import (
 )
 from libs.messaging.topology import Topology
 from libs.storage.keys import InvalidKeyError, ParsedKey, parse_key
-from libs.storage.objectstore import ListedEntry, ObjectStore, PutCondition, StoredObject
+from libs.storage.objects import StoredObject
+from libs.storage.objectstore import DeleteOutcome, ListPage, ObjectStore, PutCondition
 
 REQUEST_ID_META = "push-request-id"
 # Object metadata that repeats the key's parts; records carry those as fields already.
 IDENTITY_META = frozenset(
     {REQUEST_ID_META, "user-id", "project-id", "video-id", "file-type", "scene-id"}
 )
-
-
-def parse_or_reject(key: str) -> ParsedKey:
-    try:
-        return parse_key(key)
-    except InvalidKeyError as exc:
-        raise PermanentError(str(exc)) from exc
 
 
 def inside_work_dir(work_dir: Path, local_path: str) -> Path:
@@ -73,7 +61,7 @@ def created_event(bucket: str, parsed: ParsedKey, stored: StoredObject) -> Objec
     data = ObjectEventData(
         action="CompleteMultipartUpload" if "-" in stored.etag else "PutObject",
         bucket=bucket,
-        object=R2Object(key=stored.key, size=stored.size, eTag=stored.etag),
+        object=R2Object.of(stored),
         eventTime=utcnow(),
         user_id=parsed.user_id,
         project_id=parsed.project_id,
@@ -94,14 +82,13 @@ class StorageService:
     work_dir: Path
     presign_ttl_seconds: int
 
-    async def push(self, request: PushRequest) -> ObjectEvent:
+    async def push(self, request: PushRequest) -> StoredObject:
         """Upload, verify, announce. Safe to repeat: the same bytes give the same event id."""
-        parsed = parse_or_reject(request.key)
+        parsed = parse_key(request.key)
         path = inside_work_dir(self.work_dir, request.local_path)
         stored = await self._upload_or_find(request, parsed, path)
-        event = created_event(self.store.bucket, parsed, stored)
-        await self._announce(event)
-        return event
+        await self._announce(created_event(self.store.bucket, parsed, stored))
+        return stored
 
     async def _upload_or_find(
         self, request: PushRequest, parsed: ParsedKey, path: Path
@@ -123,54 +110,37 @@ class StorageService:
             raise PermanentError(f"local file to push is missing: {path.name}")
         return stored
 
-    async def presign(self, request: PresignRequest) -> PresignReply:
-        parse_or_reject(request.key)
-        return PresignReply(url=await self.store.presign_get(request.key, self.presign_ttl_seconds))
+    async def presign(self, request: PresignRequest) -> str:
+        parse_key(request.key)
+        return await self.store.presign_get(request.key, self.presign_ttl_seconds)
 
-    async def push_now(self, request: PushRequest) -> PushReply:
-        """A push over request-reply: the reply comes once the object is stored and announced."""
-        event = await self.push(request)
-        obj = event.data.object
-        return PushReply(key=obj.key, size=obj.size, etag=obj.eTag)
-
-    async def delete(self, request: DeleteRequest) -> DeleteReply:
+    async def delete(self, request: DeleteRequest) -> DeleteOutcome:
         """DeleteObjects, then a deleted event for every key the store confirmed gone."""
         etags = {ref.key: ref.etag for ref in request.objects}
         outcome = await self.store.delete_many(list(etags))
         events = [deleted_event(self.store.bucket, key, etags[key]) for key in outcome.deleted]
         await asyncio.gather(*(self._announce(event) for event in events))
-        failed = [KeyFailure(key=key, error=error) for key, error in outcome.failed.items()]
-        return DeleteReply(deleted=outcome.deleted, failed=failed)
+        return outcome
 
     async def _announce(self, event: ObjectEvent) -> None:
         subject = self.topology.subject(event.type)
         await self.bus.publish(subject, encode(event), msg_id=event.id)
 
-    async def list_page(self, request: ListRequest) -> ListReply:
-        page = await self.store.list_page(
+    async def list_page(self, request: ListRequest) -> ListPage:
+        return await self.store.list_page(
             request.prefix, request.continuation_token, request.max_keys
         )
-        objects = [listed(entry) for entry in page.entries]
-        return ListReply(objects=objects, next_token=page.next_token)
 
-    async def head(self, request: HeadRequest) -> HeadReply:
+    async def head(self, request: HeadRequest) -> StoredObject | None:
+        """What is at a key, without the metadata that only repeats the key's parts."""
         stored = await self.store.head(request.key)
         if stored is None:
-            return HeadReply()
-        entry = ListedObject(
-            key=stored.key,
-            size=stored.size,
-            etag=stored.etag,
-            last_modified=stored.last_modified or utcnow(),
-        )
+            return None
         metadata = {k: v for k, v in stored.metadata.items() if k not in IDENTITY_META}
-        return HeadReply(object=entry, content_type=stored.content_type, metadata=metadata)
+        return stored.model_copy(update={"metadata": metadata})
 
-
-def listed(entry: ListedEntry) -> ListedObject:
-    return ListedObject(
-        key=entry.key, size=entry.size, etag=entry.etag, last_modified=entry.last_modified
-    )
+    async def ping(self) -> None:
+        await self.store.ping()
 
 
 def deleted_event(bucket: str, key: str, etag: str) -> ObjectEvent:

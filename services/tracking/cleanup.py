@@ -12,9 +12,10 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from libs.errors import TransientError
-from libs.messaging.events import KeyFailure, ListedObject, ObjectRef
+from libs.messaging.events import KeyFailure, ObjectRef
 from libs.storage.keys import project_prefix
-from libs.storage.records import PAGE, FileRecord, RecordStore
+from libs.storage.objects import FileRecord, StoredObject
+from libs.storage.records import PAGE, RecordStore
 from libs.storage.storage_client import StorageClient
 
 
@@ -126,7 +127,7 @@ class _RecordRemovals:
         await asyncio.gather(*self._tasks)
 
 
-def _listed_ref(listed: ListedObject) -> ObjectRef:
+def _listed_ref(listed: StoredObject) -> ObjectRef:
     return ObjectRef(key=listed.key, etag=listed.etag)
 
 

@@ -1,26 +1,31 @@
-"""Tracking's NATS edges: object events (micro-batched into MongoDB), cleanups, admin requests."""
+"""Tracking's NATS edges: object events (micro-batched into MongoDB), cleanups, and the
+request-reply answers (admin commands, ledger queries); each decodes, calls the service and
+makes the reply."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import structlog
 
-from libs.errors import CliptrailError, PermanentError
 from libs.messaging.batching import MicroBatcher
-from libs.messaging.bus import Delivery, Responder
+from libs.messaging.bus import Delivery
 from libs.messaging.events import (
     AdminReply,
     CleanupCommand,
     CleanupRequest,
     ObjectEvent,
+    Ping,
+    PingReply,
     ReconcileCommand,
+    RecordsQuery,
+    RecordsReply,
+    UsageQuery,
+    UsageReply,
     decode,
-    encode,
 )
-from libs.storage.records import FileRecord
+from libs.storage.objects import FileRecord
 from services.tracking.service import TrackingService, record_of
 
 log = structlog.get_logger(__name__)
@@ -59,31 +64,22 @@ class TrackingHandlers:
             report = await self.service.clean_project(request)
             log.info("project_cleaned", **_summary(report.as_dict()))
 
-    async def on_cleanup_command(self, payload: bytes) -> bytes:
-        return await _admin(lambda: self.service.admin_cleanup(decode(CleanupCommand, payload)))
+    async def cleanup_command(self, command: CleanupCommand) -> AdminReply:
+        return AdminReply(report=(await self.service.admin_cleanup(command)).as_dict())
 
-    async def on_reconcile_command(self, payload: bytes) -> bytes:
-        return await _admin(lambda: self.service.admin_reconcile(decode(ReconcileCommand, payload)))
+    async def reconcile_command(self, command: ReconcileCommand) -> AdminReply:
+        return AdminReply(report=(await self.service.admin_reconcile(command)).as_dict())
 
-    def responders(self, cleanup_subject: str, reconcile_subject: str) -> dict[str, Responder]:
-        return {
-            cleanup_subject: self.on_cleanup_command,
-            reconcile_subject: self.on_reconcile_command,
-        }
+    async def usage(self, query: UsageQuery) -> UsageReply:
+        return UsageReply(usage=await self.service.usage(query))
 
+    async def records(self, query: RecordsQuery) -> RecordsReply:
+        page = await self.service.project_records(query)
+        return RecordsReply(records=page.records, next_cursor=page.next_cursor, count=page.count)
 
-class _Report(Protocol):
-    def as_dict(self) -> dict[str, Any]: ...
-
-
-async def _admin(run: Callable[[], Awaitable[_Report]]) -> bytes:
-    try:
-        report = await run()
-    except PermanentError as exc:
-        return encode(AdminReply(error=str(exc), permanent=True))
-    except CliptrailError as exc:
-        return encode(AdminReply(error=str(exc)))
-    return encode(AdminReply(report=report.as_dict()))
+    async def ping(self, _request: Ping) -> PingReply:
+        await self.service.ping()
+        return PingReply()
 
 
 def _summary(report: dict[str, Any]) -> dict[str, Any]:

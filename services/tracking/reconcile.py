@@ -15,12 +15,14 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from libs.messaging.events import HeadReply, ListedObject, ObjectRef, utcnow
-from libs.storage.keys import InvalidKeyError, parse_key
-from libs.storage.records import FileRecord, RecordStore
+from libs.messaging.events import ObjectRef, utcnow
+from libs.storage.keys import InvalidKeyError
+from libs.storage.objects import FileRecord, StoredObject, file_record
+from libs.storage.records import RecordStore
 from libs.storage.storage_client import StorageClient
 
 REPORT_LIMIT = 1000  # entries listed per kind; the counts are always complete
+LISTING_FIELDS = {"key", "size", "etag", "last_modified"}
 
 
 @dataclass
@@ -62,23 +64,16 @@ async def _next(items: AsyncIterator[Any]) -> Any:
     return await anext(items, None)
 
 
-def backfill_record(listed: ListedObject, content_type: str) -> FileRecord | None:
+def backfill_record(head: StoredObject, listed: StoredObject) -> FileRecord | None:
+    """The record of an object the ledger never knew (None when its key is outside the
+    layout): the listing's version, the HEAD's content type."""
+    found = listed.model_copy(
+        update={"content_type": head.content_type, "metadata": {"backfilled": "true"}}
+    )
     try:
-        parsed = parse_key(listed.key)
+        return file_record(found, listed.last_modified or utcnow())
     except InvalidKeyError:
         return None
-    return FileRecord(
-        object_key=listed.key,
-        project_id=parsed.project_id,
-        user_id=parsed.user_id,
-        scene_id=None,
-        file_type=parsed.file_type,
-        size_bytes=listed.size,
-        content_type=content_type,
-        metadata={"video_id": parsed.video_id, "etag": listed.etag, "backfilled": "true"},
-        created_at=listed.last_modified,
-        updated_at=listed.last_modified,
-    )
 
 
 @dataclass(frozen=True)
@@ -105,14 +100,14 @@ class Reconciler:
                 listed, recorded = await _next(objects), await _next(records)
         return report
 
-    async def _untracked(self, report: ReconcileReport, listed: ListedObject) -> None:
-        report.note("untracked", listed.model_dump(mode="json"))
+    async def _untracked(self, report: ReconcileReport, listed: StoredObject) -> None:
+        report.note("untracked", listed.model_dump(mode="json", include=LISTING_FIELDS))
         if report.dry_run:
             return
         head = await self.storage.head(listed.key)
-        if head.object is None:  # gone since the listing
+        if head is None:  # gone since the listing
             return
-        record = backfill_record(listed, head.content_type or "application/octet-stream")
+        record = backfill_record(head, listed)
         if record and not await self._project_deleted(record.project_id):
             await self.records.upsert_many([record])
             report.backfilled += 1
@@ -125,12 +120,11 @@ class Reconciler:
         report.note("missing", recorded.object_key)
         if report.dry_run:
             return
-        head = await self.storage.head(recorded.object_key)
-        if head.object is None:  # re-checked just now: still gone
+        if await self.storage.head(recorded.object_key) is None:  # re-checked: still gone
             report.removed_records += await self.records.delete_keys([recorded.object_key])
 
     async def _compare(
-        self, report: ReconcileReport, listed: ListedObject, rec: FileRecord
+        self, report: ReconcileReport, listed: StoredObject, rec: FileRecord
     ) -> None:
         if (listed.size, listed.etag) == (rec.size_bytes, rec.metadata.get("etag")):
             return
@@ -142,22 +136,21 @@ class Reconciler:
 
     async def _correct(self, report: ReconcileReport, rec: FileRecord) -> None:
         head = await self.storage.head(rec.object_key)
-        if head.object is None:
+        if head is None:
             return
-        metadata = {**rec.metadata, "etag": head.object.etag}
+        metadata = {**rec.metadata, "etag": head.etag}
         fixed = rec.model_copy(
-            update={"size_bytes": head.object.size, "metadata": metadata, "updated_at": self.now()}
+            update={"size_bytes": head.size, "metadata": metadata, "updated_at": self.now()}
         )
         await self.records.upsert_many([fixed])
         report.updated_records += 1
 
-    def _unchanged_and_old(self, head: HeadReply, listed: ListedObject) -> bool:
-        current = head.object
-        if current is None or current.etag != listed.etag:
+    def _unchanged_and_old(self, head: StoredObject, listed: StoredObject) -> bool:
+        if head.etag != listed.etag or head.last_modified is None:
             return False
-        return self.now() - current.last_modified >= timedelta(seconds=self.grace_seconds)
+        return self.now() - head.last_modified >= timedelta(seconds=self.grace_seconds)
 
-    async def _delete(self, report: ReconcileReport, listed: ListedObject) -> None:
+    async def _delete(self, report: ReconcileReport, listed: StoredObject) -> None:
         reply = await self.storage.delete([ObjectRef(key=listed.key, etag=listed.etag)])
         report.deleted_objects += len(reply.deleted)
         report.failed.extend({"key": f.key, "error": f.error} for f in reply.failed)

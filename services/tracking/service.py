@@ -1,4 +1,5 @@
-"""Tracking logic: the ledger of every object, project cleanup and reconciliation."""
+"""Tracking's rules: the ledger of every object (the only code that touches it), project
+cleanup, reconciliation, and the ledger's answers to ingest (usage, a project's records)."""
 
 from __future__ import annotations
 
@@ -14,9 +15,12 @@ from libs.messaging.events import (
     ObjectEvent,
     ObjectRef,
     ReconcileCommand,
+    RecordsQuery,
+    UsageQuery,
 )
-from libs.storage.keys import InvalidKeyError, is_valid_id, parse_key
-from libs.storage.records import FileRecord, RecordStore, Tombstone
+from libs.storage.keys import check_id
+from libs.storage.objects import FileRecord, Usage, file_record
+from libs.storage.records import RecordStore, Tombstone
 from libs.storage.storage_client import StorageClient
 from services.tracking.cleanup import CleanupReport, ProjectCleaner
 from services.tracking.reconcile import Reconciler, ReconcileReport
@@ -24,29 +28,22 @@ from services.tracking.reconcile import Reconciler, ReconcileReport
 log = structlog.get_logger(__name__)
 
 
+@dataclass(frozen=True)
+class RecordsPage:
+    records: list[FileRecord]
+    next_cursor: str | None = None
+    count: int | None = None
+
+
 def record_of(event: ObjectEvent) -> FileRecord:
     """The record an event describes; PermanentError when the event contradicts its key."""
     data = event.data
-    try:
-        parsed = parse_key(data.object.key)
-    except InvalidKeyError as exc:
-        raise PermanentError(str(exc)) from exc
+    record = file_record(data.stored_object(), data.eventTime, data.scene_id)
     claimed = (data.user_id, data.project_id, data.video_id, data.file_type)
-    if claimed != (parsed.user_id, parsed.project_id, parsed.video_id, parsed.file_type):
+    found = (record.user_id, record.project_id, record.metadata["video_id"], record.file_type)
+    if claimed != found:
         raise PermanentError(f"event fields contradict its key {data.object.key!r}")
-    metadata = {**data.metadata, "video_id": parsed.video_id, "etag": data.object.eTag}
-    return FileRecord(
-        object_key=parsed.key,
-        project_id=parsed.project_id,
-        user_id=parsed.user_id,
-        scene_id=data.scene_id,
-        file_type=parsed.file_type,
-        size_bytes=data.object.size,
-        content_type=data.content_type,
-        metadata=metadata,
-        created_at=data.eventTime,
-        updated_at=data.eventTime,
-    )
+    return record
 
 
 @dataclass(frozen=True)
@@ -96,9 +93,31 @@ class TrackingService:
         reconciler = Reconciler(self.records, self.storage, self.reconcile_grace_seconds)
         return await reconciler.run(command.prefix, command.dry_run)
 
+    async def usage(self, query: UsageQuery) -> list[Usage]:
+        if query.user_id is not None:
+            check_id(query.user_id, "user_id")
+        return await self.records.usage(query.group_by, query.user_id)
+
+    async def project_records(self, query: RecordsQuery) -> RecordsPage:
+        """A page of a project's records (or one video's), and where the next page starts."""
+        check_id(query.project_id, "project_id")
+        if query.video_id is not None:
+            return RecordsPage(await self._video_records(query))
+        page = await self.records.project_page(query.project_id, query.after, query.limit + 1)
+        more = len(page) > query.limit
+        count = await self.records.count(query.project_id) if query.with_count else None
+        cursor = page[query.limit - 1].object_key if more else None
+        return RecordsPage(page[: query.limit], cursor, count)
+
+    async def _video_records(self, query: RecordsQuery) -> list[FileRecord]:
+        check_id(query.video_id or "", "video_id")
+        return await self.records.by_video(query.project_id, query.video_id or "")
+
+    async def ping(self) -> None:
+        await self.records.ping()
+
     async def _owner(self, project_id: str) -> str:
-        if not is_valid_id(project_id):
-            raise PermanentError("project_id must match [A-Za-z0-9_-]{1,64}")
+        check_id(project_id, "project_id")
         records = await self.records.project_page(project_id, "", 1)
         tombstone = await self.records.tombstone(project_id)
         owner = records[0].user_id if records else tombstone.user_id if tombstone else None

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import AsyncIterator
-from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -15,7 +14,8 @@ from aiohttp import ClientSession
 
 from libs.errors import PermanentError
 from libs.settings import Settings
-from libs.storage.objectstore import MemoryObjectStore, ObjectStore, StoredObject
+from libs.storage.objects import StoredObject
+from libs.storage.objectstore import MemoryObjectStore, ObjectStore
 from libs.storage.s3 import S3ObjectStore, UploadTuning, s3_client
 
 MiB = 1024 * 1024
@@ -50,7 +50,7 @@ def write(path: Path, body: bytes) -> Path:
 
 def timeless(stored: StoredObject | None) -> StoredObject | None:
     """The store sets last_modified itself; compare everything else."""
-    return replace(stored, last_modified=None) if stored else None
+    return stored.model_copy(update={"last_modified": None}) if stored else None
 
 
 def multipart_etag(body: bytes, part: int) -> str:
@@ -61,11 +61,17 @@ def multipart_etag(body: bytes, part: int) -> str:
 async def test_put_file_returns_what_head_then_returns(store: ObjectStore, tmp_path: Path) -> None:
     body = b"a small source video" * 100
     stored = await store.put_file(KEY, write(tmp_path / "a.mp4", body), "video/mp4", METADATA)
-    expected = StoredObject(KEY, len(body), hashlib.md5(body).hexdigest(), "video/mp4", METADATA)
+    expected = StoredObject(
+        key=KEY,
+        size=len(body),
+        etag=hashlib.md5(body).hexdigest(),
+        content_type="video/mp4",
+        metadata=METADATA,
+    )
     head = await store.head(KEY)
     assert head is not None and head.last_modified is not None
-    assert replace(stored, last_modified=None) == expected
-    assert replace(head, last_modified=None) == expected
+    assert stored.model_copy(update={"last_modified": None}) == expected
+    assert head.model_copy(update={"last_modified": None}) == expected
 
 
 async def test_put_file_of_an_empty_file(store: ObjectStore, tmp_path: Path) -> None:
@@ -78,7 +84,9 @@ async def test_put_file_of_an_empty_file(store: ObjectStore, tmp_path: Path) -> 
 async def test_a_second_put_replaces_the_object(store: ObjectStore, tmp_path: Path) -> None:
     await store.put_file(KEY, write(tmp_path / "one", b"first"), "video/mp4", {"v": "1"})
     second = await store.put_file(KEY, write(tmp_path / "two", b"second!"), "video/webm", {})
-    expected = StoredObject(KEY, 7, hashlib.md5(b"second!").hexdigest(), "video/webm", {})
+    expected = StoredObject(
+        key=KEY, size=7, etag=hashlib.md5(b"second!").hexdigest(), content_type="video/webm"
+    )
     assert timeless(second) == expected
     assert timeless(await store.head(KEY)) == expected
 

@@ -10,13 +10,12 @@ import pytest
 import pytest_asyncio
 
 from libs.settings import Settings
+from libs.storage.objects import FileRecord, Usage
 from libs.storage.records import (
-    FileRecord,
     MemoryRecordStore,
     MongoRecordStore,
     RecordStore,
     Tombstone,
-    Usage,
     mongo_records,
 )
 

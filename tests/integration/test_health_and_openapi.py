@@ -9,7 +9,9 @@ from aiohttp import ClientSession
 from libs.runtime.wiring import open_bus, open_records, topology_of
 from libs.settings import Settings
 from services.ingest.app import IngestDeps, build_app
-from tests.support import ingest, serving, storage, tracking
+from services.tracking.app import TrackingDeps
+from services.tracking.app import build_app as build_tracking
+from tests.support import bearer, ingest, serving, storage, tracking
 
 
 async def test_readyz_names_what_does_not_answer(
@@ -20,22 +22,39 @@ async def test_readyz_names_what_does_not_answer(
             assert response.status == 200
         async with http.get(f"{base}/readyz") as response:
             assert response.status == 503
+            assert response.headers["Retry-After"].isdigit()
             body = await response.json()
-        assert set(body["failing"]) == {"object_store"}
-        assert "object_store" in body["detail"]
-        async with storage(settings), http.get(f"{base}/readyz") as response:
-            assert response.status == 200, await response.text()
+        assert set(body["failing"]) == {"storage", "tracking"}
+        assert "storage" in body["detail"] and "tracking" in body["detail"]
+        async with storage(settings):
+            async with http.get(f"{base}/readyz") as response:
+                assert set((await response.json())["failing"]) == {"tracking"}
+            async with tracking(settings), http.get(f"{base}/readyz") as response:
+                assert response.status == 200, await response.text()
 
 
-async def test_readyz_reports_an_unreachable_mongodb(
+async def test_a_request_that_finds_no_responder_is_a_503_with_retry_after(
+    settings: Settings, http: ClientSession
+) -> None:
+    alice = bearer(settings, "alice")
+    async with ingest(settings) as base:
+        url = f"{base}/api/v1/projects"
+        async with http.post(url, json={"name": "demo"}, headers=alice) as response:
+            assert response.status == 503, await response.text()
+            assert response.headers["Content-Type"].startswith("application/problem+json")
+            assert response.headers["Retry-After"].isdigit()
+
+
+async def test_tracking_readyz_reports_an_unreachable_mongodb(
     settings: Settings, http: ClientSession
 ) -> None:
     broken = settings.model_copy(
         update={"mongodb_uri": "mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=500"}
     )
-    async with open_bus(broken, "ingest") as bus, open_records(broken) as records:
-        deps = IngestDeps(bus=bus, records=records, topology=topology_of(broken))
-        async with serving(build_app(broken, deps)) as base, http.get(f"{base}/readyz") as response:
+    async with open_bus(broken, "tracking") as bus, open_records(broken) as records:
+        deps = TrackingDeps(bus=bus, records=records, topology=topology_of(broken))
+        app = build_tracking(broken, deps)
+        async with serving(app) as base, http.get(f"{base}/readyz") as response:
             assert response.status == 503
             assert "mongodb" in (await response.json())["failing"]
 
@@ -52,10 +71,8 @@ async def test_worker_services_answer_health(
 async def test_openapi_documents_exactly_the_routes(
     settings: Settings, http: ClientSession
 ) -> None:
-    async with open_bus(settings, "ingest") as bus, open_records(settings) as records:
-        app = build_app(
-            settings, IngestDeps(bus=bus, records=records, topology=topology_of(settings))
-        )
+    async with open_bus(settings, "ingest") as bus:
+        app = build_app(settings, IngestDeps(bus=bus, topology=topology_of(settings)))
         async with serving(app) as base, http.get(f"{base}/api/v1/openapi.json") as response:
             document = await response.json()
     served = {

@@ -11,8 +11,9 @@ import pytest
 
 from libs.errors import PermanentError, TransientError
 from libs.messaging.bus import Delivery
-from libs.messaging.events import PushReply, RenderRequest, RenderStatus, decode, encode
+from libs.messaging.events import RenderRequest, RenderStatus, decode, encode
 from libs.messaging.topology import Topology
+from libs.storage.objects import StoredObject
 from services.render.ffmpeg import FfmpegError
 from services.render.handlers import RenderHandlers, attempt_token
 from services.render.model import EncodeJob, FrameSize, Probe, Signal
@@ -72,12 +73,12 @@ class FakeStorage:
 
     async def push(
         self, path: Path, key: str, content_type: str, scene_id: str | None
-    ) -> PushReply:
+    ) -> StoredObject:
         if self.down_after is not None and len(self.pushed) >= self.down_after:
             raise TransientError("storage did not answer")
         body = path.read_bytes()
         self.pushed.append((key, content_type, scene_id, body))
-        return PushReply(key=key, size=len(body), etag="etag")
+        return StoredObject(key=key, size=len(body), etag="etag")
 
     @property
     def keys(self) -> list[str]:

@@ -8,10 +8,13 @@ from pathlib import Path
 
 from libs.messaging.bus import InMemoryBus
 from libs.messaging.topology import Topology
+from libs.runtime.edge import serve_answers
 from libs.storage.keys import parse_key
+from libs.storage.objects import FileRecord
 from libs.storage.objectstore import MemoryObjectStore
-from libs.storage.records import FileRecord, MemoryRecordStore
+from libs.storage.records import MemoryRecordStore
 from libs.storage.storage_client import StorageClient
+from services.storage.app import edge
 from services.storage.handlers import StorageHandlers
 from services.storage.service import StorageService
 
@@ -20,8 +23,7 @@ async def fake_storage(store: MemoryObjectStore, work_dir: Path) -> StorageClien
     topology = Topology()
     bus = InMemoryBus(topology)
     service = StorageService(store, bus, topology, work_dir, 60)
-    for subject, responder in StorageHandlers(service, bus, topology).responders().items():
-        await bus.serve(subject, responder)
+    await serve_answers(bus, topology, edge(StorageHandlers(service, bus, topology), topology))
     return StorageClient(bus, topology, timeout=5)
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from libs.storage.records import FileRecord
+from libs.storage.objects import FileRecord
 from services.tracking.cleanup import ProjectCleaner
 from tests.unit.fakes import FakeBucketAndLedger, fake_record, fake_storage
 

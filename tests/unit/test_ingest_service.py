@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import pytest
 
-from libs.errors import ProblemError
+from libs.errors import (
+    CliptrailError,
+    InvalidError,
+    NotFoundError,
+    PermanentError,
+    StateError,
+    TooLargeError,
+    TransientError,
+    UnavailableError,
+)
+from libs.media.probe import NotAVideoError
+from services.ingest.handlers import to_problem
 from services.ingest.service import MAX_NAME, check_filename, check_project_name, extension_of
 
 
@@ -25,9 +36,8 @@ def test_no_filename_is_allowed() -> None:
     ],
 )  # fmt: skip
 def test_path_like_or_odd_filenames_are_unprocessable(name: str) -> None:
-    with pytest.raises(ProblemError) as caught:
+    with pytest.raises(InvalidError):
         check_filename(name)
-    assert caught.value.status == 422
 
 
 @pytest.mark.parametrize(
@@ -72,6 +82,33 @@ def test_a_project_name_of_the_maximum_length_is_accepted() -> None:
     ],
 )
 def test_invalid_project_names_are_unprocessable(name: object) -> None:
-    with pytest.raises(ProblemError) as caught:
+    with pytest.raises(InvalidError):
         check_project_name(name)
-    assert caught.value.status == 422
+
+
+@pytest.mark.parametrize(
+    ("error", "status"),
+    [
+        (NotFoundError("No such project."), 404),
+        (StateError("encode failed", "Video failed", video_status="failed"), 409),
+        (TooLargeError("quota", "Storage quota exceeded", used_bytes=1), 413),
+        (NotAVideoError("no video stream"), 415),
+        (InvalidError("bad name", "Invalid project"), 422),
+        (UnavailableError("The upload could not be queued."), 503),
+    ],
+)
+def test_the_http_edge_translates_each_refusal(error: CliptrailError, status: int) -> None:
+    problem = to_problem(error)
+    assert problem is not None
+    assert problem.status == status
+    assert problem.detail in str(error) or str(error) in problem.detail
+
+
+def test_facts_of_a_refusal_reach_the_problem_body() -> None:
+    problem = to_problem(TooLargeError("full", "Storage quota exceeded", used_bytes=7))
+    assert problem is not None and problem.extra == {"used_bytes": 7}
+
+
+def test_errors_that_are_not_refusals_are_left_to_the_middleware() -> None:
+    assert to_problem(TransientError("NATS is away")) is None
+    assert to_problem(PermanentError("malformed message")) is None

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from libs.storage.objects import FileRecord
 from libs.storage.objectstore import ListPage, MemoryObjectStore
-from libs.storage.records import FileRecord, Tombstone
+from libs.storage.records import Tombstone
 from services.tracking.reconcile import Reconciler, ReconcileReport
 from tests.unit.fakes import FakeBucketAndLedger, fake_record, fake_storage
 
@@ -83,7 +83,7 @@ class RewrittenAfterListing(MemoryObjectStore):
         page = await super().list_page(prefix, token, max_keys)
         body = b"rewritten"
         etag = hashlib.md5(body).hexdigest()
-        stored = replace(self.objects[self.key][1], size=len(body), etag=etag)
+        stored = self.objects[self.key][1].model_copy(update={"size": len(body), "etag": etag})
         self.objects[self.key] = (body, stored)
         return page
 

@@ -20,8 +20,11 @@ from libs.messaging.events import (
     encode,
 )
 from libs.messaging.topology import Topology
-from libs.storage.objectstore import MemoryObjectStore, StoredObject
+from libs.runtime.edge import serve_answers
+from libs.storage.objects import StoredObject
+from libs.storage.objectstore import MemoryObjectStore
 from libs.storage.storage_client import StorageClient
+from services.storage.app import edge
 from services.storage.handlers import StorageHandlers
 from services.storage.service import StorageService
 
@@ -40,8 +43,7 @@ class BrokenStore(MemoryObjectStore):
 async def client_for(store: MemoryObjectStore, work_dir: Path) -> StorageClient:
     bus = InMemoryBus(TOPOLOGY)
     service = StorageService(store, bus, TOPOLOGY, work_dir, 60)
-    for subject, responder in StorageHandlers(service, bus, TOPOLOGY).responders().items():
-        await bus.serve(subject, responder)
+    await serve_answers(bus, TOPOLOGY, edge(StorageHandlers(service, bus, TOPOLOGY), TOPOLOGY))
     return StorageClient(bus, TOPOLOGY, timeout=5)
 
 
@@ -102,10 +104,11 @@ async def test_delete_and_head_round_trip(tmp_path: Path) -> None:
     store = MemoryObjectStore()
     await fill(store, tmp_path, [SOURCE])
     client = await client_for(store, tmp_path)
-    assert (await client.head(SOURCE)).content_type == "application/octet-stream"
+    head = await client.head(SOURCE)
+    assert head is not None and head.content_type == "application/octet-stream"
     reply = await client.delete([ObjectRef(key=SOURCE, etag="e")])
     assert (reply.deleted, reply.failed) == ([SOURCE], [])
-    assert (await client.head(SOURCE)).object is None
+    assert await client.head(SOURCE) is None
 
 
 async def test_a_push_of_a_bad_key_is_permanent(tmp_path: Path) -> None:

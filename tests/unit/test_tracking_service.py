@@ -17,7 +17,8 @@ from libs.messaging.events import (
     object_event,
 )
 from libs.messaging.topology import Topology
-from libs.storage.records import FileRecord, MemoryRecordStore
+from libs.storage.objects import FileRecord
+from libs.storage.records import MemoryRecordStore
 from libs.storage.storage_client import StorageClient
 from services.tracking.service import TrackingService, record_of
 

@@ -1,0 +1,117 @@
+"""A service's message edge as one table, mounted into its aiohttp app the same way for all four.
+
+    edge_table = Edge(
+        consume(topology.push, durable="storage-push", handler=h.on_push, on_dead=h.on_push_dead),
+        answer(topology.presign, h.presign),
+    )
+    mount_edge(app, bus, topology, edge_table)
+
+Reading a service's table tells everything it listens to and answers. `mount_edge` starts the
+answers and the consumers when the app starts, and on shutdown stops answering first, then
+drains the consumers (messages in hand settle, for a bounded time) and cancels them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from aiohttp import web
+from pydantic import BaseModel
+
+from libs.messaging.bus import EventBus, Handler, OnDead, Unsubscribe
+from libs.messaging.rpc import responder
+from libs.messaging.topology import Topology
+
+log = structlog.get_logger(__name__)
+RESTART_AFTER_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class Consume:
+    """A durable JetStream consumer of `subject`."""
+
+    subject: str
+    durable: str
+    handler: Handler
+    on_dead: OnDead | None = None
+    batch: int = 16
+    give_up: bool = True  # False: retry transient failures for as long as it takes
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A request-reply responder on `subject` (one of a queue group); its types come from the
+    route map."""
+
+    subject: str
+    handler: Callable[[Any], Awaitable[BaseModel]]
+
+
+def consume(
+    subject: str,
+    *,
+    durable: str,
+    handler: Handler,
+    on_dead: OnDead | None = None,
+    batch: int = 16,
+    give_up: bool = True,
+) -> Consume:
+    return Consume(subject, durable, handler, on_dead, batch, give_up)
+
+
+def answer(subject: str, handler: Callable[[Any], Awaitable[BaseModel]]) -> Answer:
+    return Answer(subject, handler)
+
+
+class Edge:
+    """What one service consumes and answers."""
+
+    def __init__(self, *entries: Consume | Answer) -> None:
+        self.consumes = tuple(e for e in entries if isinstance(e, Consume))
+        self.answers = tuple(e for e in entries if isinstance(e, Answer))
+
+    @property
+    def subjects(self) -> set[str]:
+        return {c.subject for c in self.consumes} | {a.subject for a in self.answers}
+
+
+def mount_edge(app: web.Application, bus: EventBus, topology: Topology, edge: Edge) -> None:
+    async def context(_app: web.Application) -> AsyncIterator[None]:
+        stops = await serve_answers(bus, topology, edge)
+        tasks = [asyncio.create_task(_kept_running(bus, topology, c)) for c in edge.consumes]
+        yield
+        for stop in stops:
+            await stop()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    app.cleanup_ctx.append(context)
+
+
+async def serve_answers(bus: EventBus, topology: Topology, edge: Edge) -> list[Unsubscribe]:
+    """Start every answer of the table (the consumers are `mount_edge`'s to run)."""
+    return [await _serve(bus, topology, entry) for entry in edge.answers]
+
+
+async def _serve(bus: EventBus, topology: Topology, entry: Answer) -> Unsubscribe:
+    route = topology.route(entry.subject)
+    if route.reply is None:
+        raise TypeError(f"{route.name} is not a request-reply subject")
+    return await bus.serve(entry.subject, responder(route.message, route.reply, entry.handler))
+
+
+async def _kept_running(bus: EventBus, topology: Topology, entry: Consume) -> None:
+    """Run a consumer for the app's lifetime, restarting it if it crashes (a bug, NATS gone)."""
+    spec = topology.consumer(entry.durable, entry.subject, entry.batch, entry.give_up)
+    while True:
+        try:
+            await bus.run_consumer(spec, entry.handler, entry.on_dead)
+            return
+        except Exception:
+            log.exception("consumer_crashed", durable=entry.durable)
+            await asyncio.sleep(RESTART_AFTER_SECONDS)
