@@ -12,6 +12,7 @@ from aiohttp import web
 
 from libs.bus import RetryPolicy
 from libs.errors import CliptrailError
+from libs.lifeline import watch_parent
 from libs.logging import configure_logging
 from libs.nats_bus import NatsBus, connect_bus
 from libs.records import MongoRecordStore, mongo_records
@@ -82,6 +83,7 @@ async def _logged(job: Job, restart_after: float = 1.0) -> None:
 
 def run_main(service: str, run: Callable[[Settings], Coroutine[Any, Any, None]]) -> None:
     """A service's whole main(): settings once, logging once, a clean one-line startup error."""
+    watch_parent()
     settings = Settings()
     configure_logging(service, settings.log_level)
     try:
