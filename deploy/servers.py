@@ -5,11 +5,14 @@ Shared by `make run` (deploy/stack.py) and the test fixtures, so both start the 
 
 from __future__ import annotations
 
+import ctypes
 import http.client
 import os
+import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import tomllib
 from collections.abc import Callable, Mapping
@@ -18,6 +21,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import psutil
 from pymongo import MongoClient
 from pymongo.errors import PyMongoError
 
@@ -25,6 +29,7 @@ from libs.settings import Settings
 
 DEPLOY_DIR = Path(__file__).resolve().parent
 PROCESSES = DEPLOY_DIR / "processes.toml"
+PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 
 class StackError(RuntimeError):
@@ -68,12 +73,26 @@ def host_and_port(url: str) -> tuple[str, int]:
 
 
 def check_port_free(name: str, url: str) -> None:
+    """Bind as the server will (SO_REUSEADDR): sockets in TIME_WAIT from a stop do not count."""
     host, port = host_and_port(url)
     with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
         except OSError as exc:
-            raise StackError(f"{name}: {host}:{port} is already in use ({exc.strerror})") from exc
+            reason = f"{host}:{port} is already in use ({exc.strerror}){port_holder(port)}"
+            raise StackError(f"{name}: {reason}") from exc
+
+
+def port_holder(port: int) -> str:
+    """'; held by pid N (name)' when this user may see who listens on the port, else ''."""
+    try:
+        for conn in psutil.net_connections("tcp"):
+            if conn.status == psutil.CONN_LISTEN and conn.laddr.port == port and conn.pid:
+                return f"; held by pid {conn.pid} ({psutil.Process(conn.pid).name()})"
+    except psutil.Error:
+        pass  # another user's process, or a platform that needs root for this: say nothing
+    return ""
 
 
 def free_port() -> int:
@@ -113,9 +132,16 @@ READY_CHECKS: dict[str, Callable[[str], bool]] = {
 
 
 def start_server(
-    spec: ProcessSpec, log_dir: Path, timeout: float = 60.0
+    spec: ProcessSpec,
+    log_dir: Path,
+    timeout: float = 60.0,
+    cancelled: Callable[[], bool] = lambda: False,
 ) -> subprocess.Popen[bytes]:
-    """Start a server in its own session and return once it answers; StackError otherwise."""
+    """Start a server in its own session and return once it answers; StackError otherwise.
+
+    The server gets SIGTERM if the calling thread dies, however it dies (see _die_with_parent);
+    `cancelled` is polled while waiting so a stop request need not wait for the timeout.
+    """
     check_port_free(spec.name, spec.url)
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"{spec.name}.log"
@@ -126,21 +152,49 @@ def start_server(
             stdout=log_file,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=_die_with_parent(),
         )
     try:
-        wait_until_ready(spec, process, log_path, timeout)
+        wait_until_ready(spec, process, log_path, timeout, cancelled)
     except BaseException:
         stop_process(process)
         raise
     return process
 
 
+def _die_with_parent() -> Callable[[], None] | None:
+    """A preexec_fn asking Linux to SIGTERM the child when the thread that forks it ends.
+
+    The servers are not our code, so they cannot watch a pipe as the services do; the kernel
+    signals them even when the supervisor is SIGKILLed. The signal follows the forking *thread*,
+    so this is only armed on the main thread (whose end is the process's end). The hook is a
+    prepared ctypes call: nothing in the forked child takes a lock another thread could hold.
+    """
+    if sys.platform != "linux" or threading.current_thread() is not threading.main_thread():
+        return None
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+    parent = os.getpid()
+
+    def arm() -> None:
+        prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM))
+        if os.getppid() != parent:  # the parent died before prctl: nobody will signal us
+            os._exit(1)
+
+    return arm
+
+
 def wait_until_ready(
-    spec: ProcessSpec, process: subprocess.Popen[bytes], log_path: Path, timeout: float
+    spec: ProcessSpec,
+    process: subprocess.Popen[bytes],
+    log_path: Path,
+    timeout: float,
+    cancelled: Callable[[], bool],
 ) -> None:
     deadline = time.monotonic() + timeout
     check = READY_CHECKS[spec.ready]
     while time.monotonic() < deadline:
+        if cancelled():
+            raise StackError(f"{spec.name}: start cancelled")
         if process.poll() is not None:
             raise StackError(
                 f"{spec.name} exited with {process.returncode}: {_last_line(log_path)}"
@@ -160,14 +214,21 @@ def _last_line(log_path: Path) -> str:
 
 
 def stop_process(process: subprocess.Popen[bytes], grace: float = 10.0) -> None:
-    if process.poll() is not None:
-        return
-    process.terminate()
-    try:
-        process.wait(grace)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+    stop_processes([process], grace)
+
+
+def stop_processes(processes: list[subprocess.Popen[bytes]], grace: float = 10.0) -> None:
+    """SIGTERM them all at once, then SIGKILL whichever has not exited within `grace`."""
+    running = [process for process in processes if process.poll() is None]
+    for process in running:
+        process.terminate()
+    deadline = time.monotonic() + grace
+    for process in running:
+        try:
+            process.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def placeholder_values(settings: Settings) -> dict[str, str]:

@@ -1,8 +1,16 @@
-"""`make run`: the embedded servers, the bootstrap, the four services; Ctrl-C stops them all."""
+"""`make run`: the embedded servers, the bootstrap, the four services; Ctrl-C stops them all.
+
+Stopping: SIGINT, SIGTERM and SIGHUP only set a flag (a handler never raises, so a second
+signal, e.g. GNU make forwarding the SIGTERM a process group already got, cannot cut a shutdown
+short); the supervisor then stops the services, then the servers. If the supervisor itself is
+killed, its children still go: the services watch a pipe (libs/lifeline.py), the servers get
+SIGTERM from the kernel (deploy/servers.py, _die_with_parent).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import subprocess
 import sys
@@ -17,21 +25,15 @@ from deploy.servers import (
     load_processes,
     placeholder_values,
     start_server,
-    stop_process,
+    stop_processes,
 )
 from libs.errors import CliptrailError
+from libs.lifeline import PARENT_WATCH_ENV
 from libs.settings import Settings
 from libs.web.auth import issue_token
 
 RESTART_LIMIT = 5
-
-
-class Stop(Exception):
-    """SIGINT or SIGTERM arrived."""
-
-
-def _raise_stop(_signum: int, _frame: FrameType | None) -> None:
-    raise Stop
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 @dataclass
@@ -40,26 +42,59 @@ class Stack:
     servers: list[tuple[ProcessSpec, subprocess.Popen[bytes]]] = field(default_factory=list)
     services: dict[str, tuple[ProcessSpec, subprocess.Popen[bytes]]] = field(default_factory=dict)
     restarts: dict[str, int] = field(default_factory=dict)
+    stopping: bool = False
+    # The read end goes to every service; the write end only ever lives here (see libs/lifeline)
+    lifeline: tuple[int, int] = field(default_factory=os.pipe)
+
+    def request_stop(self, _signum: int, _frame: FrameType | None) -> None:
+        self.stopping = True
+
+    def run(self) -> int:
+        """Start, serve until a stop is requested or something fails, stop; the exit code."""
+        code = 0
+        try:
+            self.start()
+            if not self.stopping:
+                announce(self.settings)
+                self.watch()
+        except (StackError, CliptrailError) as exc:
+            if not self.stopping:  # a start cut short by a stop request is no error
+                say(f"error: {exc}")
+                code = 1
+        finally:
+            say("stopping")
+            self.stop()
+        say("stopped")
+        return code
 
     def start(self) -> None:
         server_specs, service_specs = load_processes(placeholder_values(self.settings))
-        if self.settings.embedded:
-            for spec in server_specs:
-                say(f"starting {spec.name} ({spec.url})")
-                self.servers.append((spec, start_server(spec, self.settings.data_dir / "logs")))
-        asyncio.run(bootstrap(self.settings))
-        for spec in service_specs:
+        for spec in server_specs if self.settings.embedded else []:
+            if self.stopping:
+                return
+            say(f"starting {spec.name} ({spec.url})")
+            logs = self.settings.data_dir / "logs"
+            self.servers.append((spec, start_server(spec, logs, cancelled=self._is_stopping)))
+        if not self.stopping:
+            asyncio.run(bootstrap(self.settings))
+        for spec in [] if self.stopping else service_specs:
             self._start_service(spec)
 
+    def _is_stopping(self) -> bool:
+        return self.stopping
+
     def _start_service(self, spec: ProcessSpec) -> None:
-        self.services[spec.name] = (spec, subprocess.Popen(spec.argv, start_new_session=True))
+        read_end = self.lifeline[0]
+        env = {**os.environ, PARENT_WATCH_ENV: str(read_end)}
+        process = subprocess.Popen(spec.argv, env=env, pass_fds=[read_end], start_new_session=True)
+        self.services[spec.name] = (spec, process)
 
     def watch(self) -> None:
         """Restart a service that dies (a crash may delay work, never lose it)."""
-        while True:
+        while not self.stopping:
             time.sleep(0.5)
             for name, (spec, process) in list(self.services.items()):
-                if process.poll() is None:
+                if process.poll() is None or self.stopping:
                     continue
                 self.restarts[name] = self.restarts.get(name, 0) + 1
                 if self.restarts[name] > RESTART_LIMIT:
@@ -70,20 +105,21 @@ class Stack:
 
     def _check_servers(self) -> None:
         for spec, server in self.servers:
-            if server.poll() is not None:
+            if server.poll() is not None and not self.stopping:
                 raise StackError(f"{spec.argv[0]} exited with {server.returncode}")
 
     def stop(self) -> None:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, signal.SIG_IGN)  # a second Ctrl-C must not cut the shutdown short
-        for _spec, process in reversed(list(self.services.values())):
-            stop_process(process)
-        for _spec, server in reversed(self.servers):
-            stop_process(server)
+        """The services first (they may still be talking to the servers), then the servers."""
+        self.stopping = True
+        stop_processes([process for _spec, process in self.services.values()])
+        stop_processes([server for _spec, server in self.servers])
 
 
 def say(message: str) -> None:
-    print(f"cliptrail: {message}", flush=True)
+    try:
+        print(f"cliptrail: {message}", flush=True)
+    except OSError:  # the terminal is gone (SIGHUP): stopping must go on, silently
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115
 
 
 def announce(settings: Settings) -> None:
@@ -95,22 +131,13 @@ def announce(settings: Settings) -> None:
 
 
 def main() -> None:
-    settings = Settings()
-    signal.signal(signal.SIGTERM, _raise_stop)
-    signal.signal(signal.SIGINT, _raise_stop)
-    stack = Stack(settings)
-    try:
-        stack.start()
-        announce(settings)
-        stack.watch()
-    except Stop:
-        say("stopping")
-    except (StackError, CliptrailError) as exc:
-        say(f"error: {exc}")
-        stack.stop()
-        sys.exit(1)
-    stack.stop()
-    say("stopped")
+    stack = Stack(Settings())
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, stack.request_stop)
+    code = stack.run()
+    for sig in STOP_SIGNALS:  # not back to the default, which Python restores while exiting
+        signal.signal(sig, signal.SIG_IGN)
+    sys.exit(code)
 
 
 if __name__ == "__main__":

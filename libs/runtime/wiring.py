@@ -10,6 +10,7 @@ from typing import Any
 import structlog
 
 from libs.errors import CliptrailError
+from libs.lifeline import watch_parent
 from libs.logging import configure_logging
 from libs.messaging.bus import RetryPolicy
 from libs.messaging.nats_bus import NatsBus, connect_bus
@@ -54,6 +55,7 @@ async def open_records(settings: Settings) -> AsyncIterator[MongoRecordStore]:
 
 def run_main(service: str, run: Callable[[Settings], Coroutine[Any, Any, None]]) -> None:
     """A service's whole main(): settings once, logging once, a clean one-line startup error."""
+    watch_parent()
     settings = Settings()
     configure_logging(service, settings.log_level)
     try:

@@ -1,8 +1,14 @@
-"""`make run`'s supervisor as a newcomer meets it: starts, serves, stops cleanly, keeps data."""
+"""`make run`'s supervisor as a newcomer meets it: starts, serves, stops cleanly, keeps data.
+
+Also as an operator meets it: stopped by a process group's SIGTERM through GNU make, SIGKILLed,
+hung up on; nothing it started outlives it, and the next start comes up on the same ports.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import itertools
 import os
 import re
 import shutil
@@ -10,6 +16,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,10 +25,16 @@ import psutil
 import pytest
 from aiohttp import ClientSession
 
-from deploy.servers import free_port
+from deploy.servers import StackError, check_port_free, free_port
 from tests.support import create_project, eventually, upload
 
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
 TOKEN = re.compile(r"dev token for user 'dev': (\S+)")
+STACK = [sys.executable, "-m", "deploy.stack"]
+# -o: never let a test reinstall the shared virtualenv because pyproject.toml is newer
+MAKE_RUN = ["make", "-s", "-o", ".venv/.installed-stamp", "run"]
 
 
 @pytest.fixture
@@ -41,11 +54,16 @@ def stack_env(tmp_path: Path) -> dict[str, str]:
     }
 
 
-def start_stack(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+def start_stack(env: dict[str, str], log: Path, argv: list[str] = STACK) -> subprocess.Popen[bytes]:
+    """In its own process group, as a terminal's job control or a process manager runs it."""
     with log.open("ab") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", "deploy.stack"], env=env, stdout=out, stderr=subprocess.STDOUT
-        )
+        return spawn(argv, env, out.fileno())
+
+
+def spawn(argv: list[str], env: dict[str, str], out: int) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+    )
 
 
 async def token_from(log: Path, offset: int = 0) -> str:
@@ -57,11 +75,64 @@ async def token_from(log: Path, offset: int = 0) -> str:
     return token
 
 
-def stop(process: subprocess.Popen[bytes]) -> tuple[int, list[psutil.Process]]:
-    children = psutil.Process(process.pid).children(recursive=True)
-    process.send_signal(signal.SIGTERM)
-    code = process.wait(60)
-    return code, [child for child in children if child.is_running() and child.status() != "zombie"]
+def family(process: subprocess.Popen[bytes]) -> list[psutil.Process]:
+    """The process and all it started: three servers and four services (and make's child)."""
+    parent = psutil.Process(process.pid)
+    members = [parent, *parent.children(recursive=True)]
+    assert len(members) >= 8, [member.name() for member in members]
+    return members
+
+
+async def survivors(members: list[psutil.Process], timeout: float = 30.0) -> list[psutil.Process]:
+    """Those still running once all have exited or `timeout` has passed."""
+    deadline = time.monotonic() + timeout
+    while (alive := [m for m in members if _alive(m)]) and time.monotonic() < deadline:
+        await asyncio.sleep(0.2)
+    return alive
+
+
+def _alive(member: psutil.Process) -> bool:
+    try:
+        return member.is_running() and member.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+async def stop(
+    process: subprocess.Popen[bytes], sig: signal.Signals = signal.SIGTERM
+) -> tuple[int, list[psutil.Process]]:
+    members = family(process)
+    process.send_signal(sig)
+    code = await asyncio.to_thread(process.wait, 60)
+    return code, await survivors(members)
+
+
+async def stop_hammered(process: subprocess.Popen[bytes]) -> tuple[int, list[psutil.Process]]:
+    """Ctrl-C, then SIGTERM and SIGINT back to back for a while, then more until it exits.
+
+    The stream covers the microseconds just after the first signal, where a handler that raises
+    (or that is replaced only once the stop has begun) lets a second signal abandon the stop.
+    """
+    members = family(process)
+    process.send_signal(signal.SIGINT)
+    for sig in itertools.islice(itertools.cycle((signal.SIGTERM, signal.SIGINT)), 50_000):
+        os.kill(process.pid, sig)
+    while process.poll() is None:
+        await asyncio.sleep(0.05)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(process.pid, signal.SIGTERM)
+    return process.returncode, await survivors(members)
+
+
+async def up(http: ClientSession, env: dict[str, str], log: Path, offset: int = 0) -> str:
+    """The dev token, once the API answers ready."""
+    token = await token_from(log, offset)
+    await eventually(lambda: _ready(http, _base(env)), timeout=60)
+    return token
+
+
+def _base(env: dict[str, str]) -> str:
+    return f"http://127.0.0.1:{env['CLIPTRAIL_HTTP_PORT']}"
 
 
 @pytest.fixture
@@ -88,28 +159,77 @@ async def test_run_serves_stops_cleanly_and_keeps_data(
 ) -> None:
     log = tmp_path / "stack.log"
     running_stacks.append(start_stack(stack_env, log))
-    headers = {"Authorization": f"Bearer {await token_from(log)}"}
-    base = f"http://127.0.0.1:{stack_env['CLIPTRAIL_HTTP_PORT']}"
-    await eventually(lambda: _ready(http, base), timeout=60)
+    headers = {"Authorization": f"Bearer {await up(http, stack_env, log)}"}
+    base = _base(stack_env)
     project_id = await create_project(http, base, headers)
     await create_project(http, base, headers)
     video_id = (await upload(http, base, headers, project_id, small_video))["video_id"]
     await eventually(lambda: _status(http, base, headers, project_id, video_id))
     before = await _listing(http, base, headers)
-    code, survivors = stop(running_stacks[0])
-    assert code == 0 and survivors == []
+    assert await stop(running_stacks[0]) == (0, [])
 
     data = Path(stack_env["CLIPTRAIL_DATA_DIR"])
     shutil.rmtree(data / "cache")  # R2 is the source of truth: the cache may go
     shutil.rmtree(data / "work")
     offset = len(log.read_text(errors="replace"))
     running_stacks.append(start_stack(stack_env, log))
-    await token_from(log, offset)
-    await eventually(lambda: _ready(http, base), timeout=60)
+    await up(http, stack_env, log, offset)
     assert await _status(http, base, headers, project_id, video_id)
     assert await _listing(http, base, headers) == before
-    code, survivors = stop(running_stacks[1])
-    assert code == 0 and survivors == []
+    assert await stop(running_stacks[1]) == (0, [])
+
+
+@pytest.mark.timeout(240)
+async def test_group_sigterm_through_make_stops_everything_and_ports_are_reusable(
+    stack_env: dict[str, str],
+    tmp_path: Path,
+    http: ClientSession,
+    running_stacks: list[subprocess.Popen[bytes]],
+) -> None:
+    """kill -TERM -<pgid>: GNU make forwards the SIGTERM, so the supervisor gets it twice."""
+    log = tmp_path / "stack.log"
+    make = start_stack(stack_env, log, MAKE_RUN)
+    running_stacks.append(make)
+    await up(http, stack_env, log)
+    members = family(make)
+    os.killpg(make.pid, signal.SIGTERM)
+    await asyncio.to_thread(make.wait, 60)
+    assert await survivors(members) == []
+    assert "cliptrail: stopped" in log.read_text()  # the shutdown ran to its end
+
+    offset = len(log.read_text(errors="replace"))
+    running_stacks.append(start_stack(stack_env, log))  # right away, on the same ports
+    await up(http, stack_env, log, offset)
+    assert await stop_hammered(running_stacks[1]) == (0, [])
+    assert log.read_text().endswith("cliptrail: stopped\n")
+
+
+@pytest.mark.timeout(240)
+async def test_sigkill_and_hangup_leave_nothing_behind_and_the_next_start_comes_up(
+    stack_env: dict[str, str],
+    tmp_path: Path,
+    http: ClientSession,
+    running_stacks: list[subprocess.Popen[bytes]],
+) -> None:
+    log = tmp_path / "stack.log"
+    running_stacks.append(start_stack(stack_env, log))
+    await up(http, stack_env, log)
+    members = family(running_stacks[0])
+    os.killpg(running_stacks[0].pid, signal.SIGKILL)  # the supervisor gets no say at all
+    await asyncio.to_thread(running_stacks[0].wait, 60)
+    assert await survivors(members) == []
+
+    read_end, write_end = os.pipe()  # the terminal: it goes away, then SIGHUP comes
+    running_stacks.append(spawn(STACK, stack_env, write_end))
+    os.close(write_end)
+    await _up_on_pipe(http, stack_env, read_end)
+    os.close(read_end)
+    assert await stop(running_stacks[1], signal.SIGHUP) == (0, [])
+
+    offset = len(log.read_text(errors="replace"))
+    running_stacks.append(start_stack(stack_env, log))
+    await up(http, stack_env, log, offset)
+    assert await stop(running_stacks[2]) == (0, [])
 
 
 async def test_port_in_use_is_a_one_line_error(
@@ -124,6 +244,39 @@ async def test_port_in_use_is_a_one_line_error(
         code = await asyncio.to_thread(running_stacks[0].wait, 60)
     assert code == 1
     assert f"127.0.0.1:{port} is already in use" in log.read_text()
+    assert f"held by pid {os.getpid()}" in log.read_text()
+
+
+def test_a_port_left_in_time_wait_counts_as_free() -> None:
+    """Just after a stop, the servers' accepted connections sit in TIME_WAIT for a minute."""
+    port = free_port()
+    url = f"nats://127.0.0.1:{port}"
+    with socket.create_server(("127.0.0.1", port)) as listener:
+        with pytest.raises(StackError, match="already in use"):
+            check_port_free("nats", url)
+        client = socket.create_connection(("127.0.0.1", port))
+        accepted, _ = listener.accept()
+        accepted.close()  # the server closes first: its side of the port goes to TIME_WAIT
+        client.close()
+    assert _states(port) == {"TIME_WAIT"}
+    check_port_free("nats", url)
+
+
+def _states(port: int) -> set[str]:
+    return {c.status for c in psutil.net_connections("tcp") if c.laddr and c.laddr.port == port}
+
+
+async def _up_on_pipe(http: ClientSession, env: dict[str, str], read_end: int) -> None:
+    """Ready, reading what it prints as a terminal would (so the pipe never fills)."""
+    os.set_blocking(read_end, False)
+    printed = bytearray()
+
+    async def ready() -> bool:
+        with contextlib.suppress(BlockingIOError):
+            printed.extend(os.read(read_end, 1 << 16))
+        return b"dev token" in printed and await _ready(http, _base(env))
+
+    await eventually(ready, timeout=90, interval=0.2)
 
 
 async def _listing(http: ClientSession, base: str, headers: dict[str, str]) -> Any:
