@@ -3,7 +3,7 @@
 Stopping: SIGINT, SIGTERM and SIGHUP only set a flag (a handler never raises, so a second
 signal, e.g. GNU make forwarding the SIGTERM a process group already got, cannot cut a shutdown
 short); the supervisor then stops the services, then the servers. If the supervisor itself is
-killed, its children still go: the services watch a pipe (libs/lifeline.py), the servers get
+killed, its children still go: the services watch a pipe (libs/runtime/lifeline.py), the servers get
 SIGTERM from the kernel (deploy/servers.py, _die_with_parent).
 """
 
@@ -28,7 +28,7 @@ from deploy.servers import (
     stop_processes,
 )
 from libs.errors import CliptrailError
-from libs.lifeline import PARENT_WATCH_ENV
+from libs.runtime.lifeline import PARENT_WATCH_ENV
 from libs.settings import Settings
 from libs.web.auth import issue_token
 
@@ -43,7 +43,7 @@ class Stack:
     services: dict[str, tuple[ProcessSpec, subprocess.Popen[bytes]]] = field(default_factory=dict)
     restarts: dict[str, int] = field(default_factory=dict)
     stopping: bool = False
-    # The read end goes to every service; the write end only ever lives here (see libs/lifeline)
+    # The read end goes to every service; the write end only ever lives here (see libs/runtime/lifeline)
     lifeline: tuple[int, int] = field(default_factory=os.pipe)
 
     def request_stop(self, _signum: int, _frame: FrameType | None) -> None:

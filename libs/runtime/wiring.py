@@ -10,11 +10,11 @@ from typing import Any
 import structlog
 
 from libs.errors import CliptrailError
-from libs.lifeline import watch_parent
 from libs.logging import configure_logging
 from libs.messaging.bus import RetryPolicy
 from libs.messaging.nats_bus import NatsBus, connect_bus
 from libs.messaging.topology import Topology
+from libs.runtime.lifeline import watch_parent
 from libs.settings import Settings
 from libs.storage.records import MongoRecordStore, mongo_records
 from libs.storage.s3 import S3ObjectStore, UploadTuning, s3_client
