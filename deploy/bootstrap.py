@@ -1,8 +1,12 @@
-"""Create what the services expect, idempotently: the bucket, the streams, the indexes."""
+"""Create what the services expect, idempotently: the bucket, the streams, the indexes.
+
+`python -m deploy.bootstrap` runs it once against the configured servers (the compose one-shot
+service and the Kubernetes Job).
+"""
 
 from __future__ import annotations
 
-from libs.runtime.wiring import open_bus, open_object_store, open_records
+from libs.runtime.wiring import open_bus, open_object_store, open_records, run_main
 from libs.settings import Settings
 
 
@@ -13,3 +17,11 @@ async def bootstrap(settings: Settings) -> None:
         pass  # open_bus ensures the streams
     async with open_records(settings) as records:
         await records.ensure_indexes()
+
+
+def main() -> None:
+    run_main("bootstrap", bootstrap)
+
+
+if __name__ == "__main__":
+    main()

@@ -43,7 +43,8 @@ class Stack:
     services: dict[str, tuple[ProcessSpec, subprocess.Popen[bytes]]] = field(default_factory=dict)
     restarts: dict[str, int] = field(default_factory=dict)
     stopping: bool = False
-    # The read end goes to every service; the write end only ever lives here (see libs/runtime/lifeline)
+    # The read end goes to every service; the write end only ever lives here
+    # (see libs/runtime/lifeline.py)
     lifeline: tuple[int, int] = field(default_factory=os.pipe)
 
     def request_stop(self, _signum: int, _frame: FrameType | None) -> None:
