@@ -48,7 +48,9 @@ def build_app(settings: Settings, deps: IngestDeps) -> web.Application:
         catalog, deps.bus, deps.topology, deps.records, settings.user_quota_bytes
     )
     manifests = ManifestReader(fetcher)
-    handlers = IngestHandlers(service, settings.work_dir, settings.max_upload_bytes, manifests)
+    handlers = IngestHandlers(
+        service, settings.work_dir, settings.max_upload_bytes, manifests, settings.media_limits
+    )
     secret = settings.auth_jwt_secret.get_secret_value()
     app = web.Application(middlewares=[problem_middleware, auth_middleware(secret)])
     checks = {

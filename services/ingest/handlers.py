@@ -13,7 +13,8 @@ from aiohttp import web
 
 from libs.errors import CliptrailError, ProblemError
 from libs.media.highlights import check_against_duration, parse_highlights
-from libs.media.probe import NotAVideoError, probe_video
+from libs.media.limits import MediaLimits, VideoLimitError, check_limits
+from libs.media.probe import MediaInfo, NotAVideoError, probe, require_storable
 from libs.messaging.bus import Delivery
 from libs.messaging.events import (
     ObjectEvent,
@@ -71,12 +72,24 @@ async def json_object(request: web.Request) -> dict[str, Any]:
     return body
 
 
+def limits_view(info: MediaInfo, limits: MediaLimits) -> dict[str, Any]:
+    """The figures a 422 for an oversized video carries besides its detail."""
+    found = {"width": info.width, "height": info.height, "duration": info.duration, "fps": info.fps}
+    allowed = {
+        "max_pixels": f"{limits.max_width}x{limits.max_height}",
+        "max_seconds": limits.max_seconds,
+        "max_fps": limits.max_fps,
+    }
+    return {"video": found, "limits": allowed}
+
+
 @dataclass
 class IngestHandlers:
     service: IngestService
     work_dir: Path
     max_upload_bytes: int
     manifests: ManifestReader
+    limits: MediaLimits
 
     async def create_project(self, request: web.Request) -> web.Response:
         body = await json_object(request)
@@ -144,9 +157,14 @@ class IngestHandlers:
         filename = check_filename(received.filename)
         highlights = parse_highlights(received.highlights) if received.highlights else None
         try:
-            info = await probe_video(part, extension_of(filename))
+            info = require_storable(await probe(part, extension_of(filename)))
+            check_limits(info, self.limits)
         except NotAVideoError as exc:
             raise ProblemError(415, "Unsupported Media Type", f"Not a video: {exc}.") from exc
+        except VideoLimitError as exc:
+            raise ProblemError(
+                422, "Video too large", f"{exc}.", **limits_view(info, self.limits)
+            ) from exc
         if highlights is not None:
             check_against_duration(highlights, info.duration)
         final = uploads.finalize(part, info.extension)

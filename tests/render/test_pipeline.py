@@ -15,10 +15,11 @@ import psutil
 import pytest
 from aiohttp import ClientSession
 
+from libs.media.runner import FfmpegRunner
 from libs.messaging.events import ObjectEvent, decode
 from libs.runtime.wiring import open_bus, topology_of
 from libs.settings import Settings
-from services.render.ffmpeg import FfmpegMedia, FfmpegRunner
+from services.render.ffmpeg import FfmpegMedia
 from tests.render.support import (
     bucket_keys,
     records,
