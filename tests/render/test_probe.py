@@ -31,7 +31,9 @@ async def test_a_thumbnail_is_probed_as_a_still_at_25_fps(landscape: Path, tmp_p
 async def test_a_file_without_video_is_refused(media_dir: Path) -> None:
     tone = media_dir / "tone.m4a"
     ffmpeg_run("-f", "lavfi", "-i", "sine=duration=0.5", str(tone))
-    with pytest.raises(NotAVideoError, match=r"tone\.m4a is not a decodable video: .* no video stream"):
+    with pytest.raises(
+        NotAVideoError, match=r"tone\.m4a is not a decodable video: .* video stream"
+    ):
         await MEDIA.probe(tone)
 
 
