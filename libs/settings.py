@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from libs.media.limits import MediaLimits
 
 
 def _env(name: str) -> AliasChoices:
@@ -43,6 +45,11 @@ class Settings(BaseSettings):
     embedded: bool = Field(True, validation_alias=_env("CLIPTRAIL_EMBEDDED"))
     max_upload_bytes: int = Field(5368709120, validation_alias=_env("CLIPTRAIL_MAX_UPLOAD_BYTES"))
     presign_ttl_seconds: int = Field(3600, validation_alias=_env("CLIPTRAIL_PRESIGN_TTL_SECONDS"))
+    # Refused with 422 (and never rendered): more pixels than this area, longer, or above 240 fps.
+    max_video_pixels: str = Field("3840x2160", validation_alias=_env("CLIPTRAIL_MAX_VIDEO_PIXELS"))
+    max_video_seconds: float = Field(
+        4 * 3600.0, validation_alias=_env("CLIPTRAIL_MAX_VIDEO_SECONDS")
+    )
 
     # Isolation: every subject and stream name starts with this (tests give each test its own).
     nats_prefix: str = Field("", validation_alias=_env("CLIPTRAIL_NATS_PREFIX"))
@@ -64,7 +71,21 @@ class Settings(BaseSettings):
     render_preset: str = Field("veryfast", validation_alias=_env("RENDER_PRESET"))
     # An encode may take this many times the clip's length (at least a minute) before it is killed.
     render_timeout_factor: float = Field(10.0, validation_alias=_env("RENDER_TIMEOUT_FACTOR"))
+    # Address space each ffmpeg process may take (RLIMIT_AS); past it the render fails.
+    render_ffmpeg_memory_bytes: int = Field(
+        1536 * 1024 * 1024, validation_alias=_env("RENDER_FFMPEG_MEMORY_BYTES")
+    )
     log_level: str = Field("info", validation_alias=_env("CLIPTRAIL_LOG_LEVEL"))
+
+    @field_validator("max_video_pixels")
+    @classmethod
+    def _pixels(cls, value: str) -> str:
+        MediaLimits.parse(value, 0.0)
+        return value
+
+    @property
+    def media_limits(self) -> MediaLimits:
+        return MediaLimits.parse(self.max_video_pixels, self.max_video_seconds)
 
     @property
     def s3_endpoint(self) -> str:

@@ -14,7 +14,7 @@ from typing import Any
 
 from aiohttp import ClientSession, web
 
-from libs.media.probe import ffmpeg_exe
+from libs.media.runner import ffmpeg_exe
 from libs.messaging.events import PushRequest
 from libs.runtime.wiring import open_bus, open_object_store, open_records, topology_of
 from libs.settings import Settings

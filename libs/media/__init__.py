@@ -1,1 +1,1 @@
-"""Media: what a video file is (probing with the bundled ffmpeg) and the highlights asked of it."""
+"""Media: what a video file is (probe, limits), running ffmpeg (runner), and highlights."""

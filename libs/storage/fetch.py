@@ -15,6 +15,11 @@ from libs.storage.storage_client import StorageClient
 CHUNK_BYTES = 1024 * 1024
 
 
+class ObjectMissingError(TransientError):
+    """The bucket answered 404. Transient here (a reader may race a writer); a caller that
+    knows the object will not come back makes it permanent."""
+
+
 class ObjectFetcher:
     def __init__(self, storage: StorageClient) -> None:
         self.storage = storage
@@ -28,6 +33,11 @@ class ObjectFetcher:
                 yield
             finally:
                 self._session = None
+
+    async def context(self, _app: object) -> AsyncIterator[None]:
+        """`open` as an aiohttp cleanup_ctx: the session lives as long as the app."""
+        async with self.open():
+            yield
 
     async def read(self, key: str) -> bytes:
         async with self._get(key) as response:
@@ -51,6 +61,8 @@ class ObjectFetcher:
             raise TransientError(f"{key} cannot be read right now")
         try:
             async with self._session.get(url) as response:
+                if response.status == 404:
+                    raise ObjectMissingError(f"{key} is not in the bucket")
                 response.raise_for_status()
                 yield response
         except (ClientError, TimeoutError) as exc:

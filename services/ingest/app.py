@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 from aiohttp import web
 
-from libs.media.probe import probe_video
+from libs.media.probe import probe
 from libs.messaging.bus import EventBus
 from libs.messaging.topology import Topology
 from libs.runtime.edge import Edge, consume, mount_edge
@@ -52,27 +51,20 @@ def build_app(settings: Settings, deps: IngestDeps) -> web.Application:
         deps.topology,
         tracking,
         ManifestReader(fetcher),
-        probe_video,
+        probe,
+        settings.media_limits,
         settings.user_quota_bytes,
     )
     secret = settings.auth_jwt_secret.get_secret_value()
     app = web.Application(middlewares=[problem_middleware(to_problem), auth_middleware(secret)])
     checks = {"nats": deps.bus.ping, "storage": fetcher.storage.ping, "tracking": tracking.ping}
     add_health_routes(app, checks)
-    app.cleanup_ctx.append(_open(fetcher))
+    app.cleanup_ctx.append(fetcher.context)
     handlers = IngestHandlers(service, settings.work_dir, settings.max_upload_bytes)
     _add_api_routes(app, handlers, DebugHandlers(tracking))
     events = IngestEvents(service, settings.work_dir)
     mount_edge(app, deps.bus, deps.topology, edge(events, deps.topology))
     return app
-
-
-def _open(fetcher: ObjectFetcher) -> Callable[[web.Application], AsyncIterator[None]]:
-    async def context(_app: web.Application) -> AsyncIterator[None]:
-        async with fetcher.open():
-            yield
-
-    return context
 
 
 def _units(settings: Settings, fetcher: ObjectFetcher) -> CatalogUnits:

@@ -25,7 +25,8 @@ from libs.media.highlights import (
     dump_highlights,
     parse_highlights,
 )
-from libs.media.probe import MediaInfo
+from libs.media.limits import MediaLimits, check_limits
+from libs.media.probe import MediaInfo, require_storable
 from libs.messaging.bus import EventBus
 from libs.messaging.events import CleanupRequest, PushRequest, RenderRequest, encode
 from libs.messaging.topology import Topology
@@ -44,7 +45,7 @@ RENDER_MOVES: dict[str, tuple[str, ...]] = {
     "ready": ("stored", "rendering"),
     "failed": ("stored", "rendering"),
 }
-Probe = Callable[[Path, str], Awaitable[MediaInfo]]
+Probe = Callable[[Path | str, str], Awaitable[MediaInfo]]
 
 
 def not_found(what: str) -> NotFoundError:
@@ -122,6 +123,7 @@ class IngestService:
     ledger: TrackingClient
     manifests: ManifestReader
     probe: Probe
+    limits: MediaLimits
     quota_bytes: int = 0  # 0: unlimited
 
     @property
@@ -152,7 +154,8 @@ class IngestService:
         """A plain filename, valid highlights, a decodable video they fit, room in the quota."""
         filename = check_filename(received.filename)
         highlights = parse_highlights(received.highlights) if received.highlights else None
-        info = await self.probe(received.path, extension_of(filename))
+        info = require_storable(await self.probe(received.path, extension_of(filename)))
+        check_limits(info, self.limits)
         if highlights is not None:
             check_against_duration(highlights, info.duration)
         await self.check_quota(user_id, received.size)

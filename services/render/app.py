@@ -7,13 +7,15 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from libs.errors import CliptrailError
+from libs.media.runner import FfmpegRunner
 from libs.messaging.bus import EventBus
 from libs.messaging.topology import Topology
 from libs.runtime.edge import Edge, consume, mount_edge
 from libs.settings import Settings
+from libs.storage.fetch import ObjectFetcher
 from libs.storage.storage_client import StorageClient
 from libs.web.server import add_health_routes, problem_middleware
-from services.render.ffmpeg import FfmpegMedia, FfmpegRunner
+from services.render.ffmpeg import FfmpegMedia
 from services.render.handlers import RenderHandlers
 from services.render.model import FrameSize
 from services.render.service import RenderOptions, RenderService
@@ -35,17 +37,18 @@ def render_options(settings: Settings) -> RenderOptions:
         vertical = FrameSize.parse(settings.render_vertical_size)
     except ValueError as exc:
         raise CliptrailError(f"RENDER_VERTICAL_SIZE: {exc}") from exc
-    return RenderOptions(settings.render_preset, vertical, settings.r2_public_url)
+    return RenderOptions(
+        settings.render_preset, vertical, settings.r2_public_url, settings.media_limits
+    )
 
 
-def build_service(settings: Settings, deps: RenderDeps) -> RenderService:
+def build_service(settings: Settings, deps: RenderDeps, fetcher: ObjectFetcher) -> RenderService:
     workspace = Workspace(settings.work_dir)
-    runner = FfmpegRunner(settings.render_concurrency)
-    presigner = StorageClient(deps.bus, deps.topology, PRESIGN_TIMEOUT_SECONDS)
+    runner = FfmpegRunner(settings.render_concurrency, settings.render_ffmpeg_memory_bytes)
     pusher = StorageClient(deps.bus, deps.topology, PUSH_TIMEOUT_SECONDS)
     return RenderService(
         media=FfmpegMedia(runner, settings.render_timeout_factor),
-        storage=Transfers(presigner, pusher, workspace),
+        storage=Transfers(fetcher, pusher, workspace),
         workspace=workspace,
         options=render_options(settings),
     )
@@ -65,8 +68,10 @@ def edge(handlers: RenderHandlers, topology: Topology) -> Edge:
 
 
 def build_app(settings: Settings, deps: RenderDeps) -> web.Application:
-    handlers = RenderHandlers(build_service(settings, deps), deps.bus, deps.topology)
+    fetcher = ObjectFetcher(StorageClient(deps.bus, deps.topology, PRESIGN_TIMEOUT_SECONDS))
+    handlers = RenderHandlers(build_service(settings, deps, fetcher), deps.bus, deps.topology)
     app = web.Application(middlewares=[problem_middleware()])
     add_health_routes(app, {"nats": deps.bus.ping})
+    app.cleanup_ctx.append(fetcher.context)
     mount_edge(app, deps.bus, deps.topology, edge(handlers, deps.topology))
     return app

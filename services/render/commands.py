@@ -7,7 +7,7 @@ from typing import Any
 
 import ffmpeg
 
-from libs.media.probe import ffmpeg_exe
+from libs.media.runner import ffmpeg_exe
 from services.render.model import EncodeJob, FrameSize
 
 QUIET = ("-hide_banner", "-nostdin", "-nostats", "-loglevel", "error")
@@ -31,12 +31,6 @@ def _compile(stream: Stream, *global_args: str) -> list[str]:
 
 def _even(value: float) -> int:
     return max(2, int(value) // 2 * 2)
-
-
-def probe_args(path: Path) -> list[str]:
-    """Decode the first video frame: the header says what the file is, the frame that it works."""
-    stream = ffmpeg.input(str(path))["v:0"].output("-", format="null", vframes=1)
-    return _compile(stream, *CHATTY)
 
 
 def encode_args(job: EncodeJob) -> list[str]:

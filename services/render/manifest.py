@@ -8,8 +8,8 @@ from typing import Any
 from urllib.parse import quote
 
 from libs.media.highlights import Highlight
+from libs.media.probe import MediaInfo
 from libs.messaging.events import RenderRequest
-from services.render.model import Probe
 from services.render.plan import ClipPlan, scene_id
 
 VERSION = 1
@@ -18,7 +18,7 @@ VERSION = 1
 @dataclass(frozen=True)
 class RenderedClip:
     plan: ClipPlan
-    probe: Probe
+    probe: MediaInfo
     size_bytes: int
     thumbnail_size_bytes: int
 

@@ -9,22 +9,6 @@ from libs.media.highlights import Style
 
 
 @dataclass(frozen=True)
-class Probe:
-    """What ffmpeg found in a media file."""
-
-    duration: float
-    width: int
-    height: int
-    codec: str
-    fps: float
-    has_audio: bool
-
-    @property
-    def frame_seconds(self) -> float:
-        return 1.0 / self.fps
-
-
-@dataclass(frozen=True)
 class Signal:
     """A video's own signal: scene changes (time, score) and momentary loudness (time, LUFS)."""
 

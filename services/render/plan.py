@@ -6,9 +6,10 @@ from dataclasses import dataclass
 
 from libs.errors import PermanentError
 from libs.media.highlights import Highlight, Style
+from libs.media.probe import MediaInfo
 from libs.messaging.events import RenderRequest
 from libs.storage.keys import InvalidKeyError, clip_key, clip_stem, parse_key, thumbnail_key
-from services.render.model import FrameSize, Probe
+from services.render.model import FrameSize
 
 # A highlight that keeps less than this after clamping to the video holds no real clip.
 MIN_CLIP_SECONDS = 0.5
@@ -61,7 +62,7 @@ def clamp_highlights(highlights: list[Highlight], duration: float) -> list[Highl
     return kept
 
 
-def output_size(style: Style, source: Probe, vertical: FrameSize) -> FrameSize:
+def output_size(style: Style, source: MediaInfo, vertical: FrameSize) -> FrameSize:
     """`original` keeps the source's frame (cut to even sides); the others are 9:16 frames."""
     if style == "original":
         return FrameSize(source.width // 2 * 2, source.height // 2 * 2)
@@ -69,7 +70,7 @@ def output_size(style: Style, source: Probe, vertical: FrameSize) -> FrameSize:
 
 
 def plan_clips(
-    request: RenderRequest, highlights: list[Highlight], source: Probe, vertical: FrameSize
+    request: RenderRequest, highlights: list[Highlight], source: MediaInfo, vertical: FrameSize
 ) -> list[ClipPlan]:
     return [
         _plan(request, number, highlight, style_number, style, output_size(style, source, vertical))

@@ -17,12 +17,14 @@ import structlog
 
 from libs.errors import PermanentError
 from libs.media.highlights import Highlight
+from libs.media.limits import MediaLimits, check_limits
+from libs.media.probe import MediaInfo
 from libs.messaging.events import RenderRequest, RenderState
 from libs.storage.keys import highlights_key
 from libs.storage.objects import StoredObject
 from services.render.auto_highlights import pick_highlights
 from services.render.manifest import RenderedClip, RenderSettings, build_manifest, manifest_bytes
-from services.render.model import EncodeJob, FrameSize, Probe, Signal
+from services.render.model import EncodeJob, FrameSize, Signal
 from services.render.plan import ClipPlan, check_source_key, clamp_highlights, plan_clips
 from services.render.verify import check_clip, check_thumbnail
 from services.render.workspace import Workspace
@@ -35,9 +37,9 @@ MP4, JPEG, JSON = "video/mp4", "image/jpeg", "application/json"
 
 
 class Media(Protocol):
-    async def probe(self, path: Path) -> Probe: ...
+    async def probe(self, path: Path) -> MediaInfo: ...
 
-    async def analyse(self, path: Path, probe: Probe) -> Signal: ...
+    async def analyse(self, path: Path, probe: MediaInfo) -> Signal: ...
 
     async def encode(self, job: EncodeJob) -> None: ...
 
@@ -59,6 +61,7 @@ class RenderOptions:
     preset: str
     vertical: FrameSize
     public_url: str
+    limits: MediaLimits
 
 
 @dataclass(frozen=True)
@@ -121,19 +124,20 @@ class RenderService:
         rendered = await self._push_outputs(plans, probes, directory)
         await self._push_manifest(request, chosen, rendered, directory)
 
-    async def _probe_source(self, source: Path) -> Probe:
+    async def _probe_source(self, source: Path) -> MediaInfo:
         probe = await self.media.probe(source)
         if probe.duration <= 0:
             raise PermanentError("the source video's duration is unknown")
+        check_limits(probe, self.options.limits)  # ingest refuses these; a source may bypass it
         return probe
 
-    async def _choose(self, request: RenderRequest, source: Path, probe: Probe) -> Chosen:
+    async def _choose(self, request: RenderRequest, source: Path, probe: MediaInfo) -> Chosen:
         if request.highlights is not None:
             return Chosen(clamp_highlights(request.highlights, probe.duration), "request")
         signal = await self.media.analyse(source, probe)
         return Chosen(pick_highlights(probe.duration, signal), "render")
 
-    async def _produce(self, plan: ClipPlan, source: Path, source_probe: Probe) -> Probe:
+    async def _produce(self, plan: ClipPlan, source: Path, source_probe: MediaInfo) -> MediaInfo:
         """Encode one clip and its thumbnail, and check both; nothing is pushed here."""
         clip, thumbnail = clip_path(source.parent, plan), thumbnail_path(source.parent, plan)
         await self.media.encode(self._job(plan, source, clip, source_probe.has_audio))
@@ -151,11 +155,11 @@ class RenderService:
         )
 
     async def _push_outputs(
-        self, plans: list[ClipPlan], probes: list[Probe], directory: Path
+        self, plans: list[ClipPlan], probes: list[MediaInfo], directory: Path
     ) -> list[RenderedClip]:
         slots = asyncio.Semaphore(PUSH_CONCURRENCY)
 
-        async def push_pair(plan: ClipPlan, probe: Probe) -> RenderedClip:
+        async def push_pair(plan: ClipPlan, probe: MediaInfo) -> RenderedClip:
             async with slots:
                 scene = plan.scene_id
                 clip = await self._push(clip_path(directory, plan), plan.clip_key, MP4, scene)

@@ -2,43 +2,29 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
 
-import aiohttp
-
-from libs.errors import PermanentError, TransientError
+from libs.errors import PermanentError
 from libs.messaging.events import PushRequest
+from libs.storage.fetch import ObjectFetcher, ObjectMissingError
 from libs.storage.objects import StoredObject
 from libs.storage.storage_client import StorageClient
 from services.render.workspace import Workspace
 
-CHUNK_BYTES = 1024 * 1024
-HTTP_TIMEOUT = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=60)
-
 
 @dataclass(frozen=True)
 class Transfers:
-    presigner: StorageClient  # a short deadline: presigning is instant when storage is there
+    fetcher: ObjectFetcher  # a short presign deadline: presigning is instant when storage is there
     pusher: StorageClient  # a long one: a push replies once uploaded, verified and announced
     workspace: Workspace
 
     async def download(self, key: str, dest: Path) -> None:
-        """Stream the object to `dest`; never held in memory."""
-        url = await self.presigner.presign(key)
-        if url is None:
-            raise TransientError("storage could not presign the source")
+        """Stream the object to `dest`; never held in memory. Other failures stay transient."""
         try:
-            async with (
-                aiohttp.ClientSession(timeout=HTTP_TIMEOUT) as http,
-                http.get(url) as response,
-            ):
-                _check_status(response.status)
-                await _save(response.content.iter_chunked(CHUNK_BYTES), dest)
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise TransientError(f"downloading the source failed: {exc!r}") from exc
+            await self.fetcher.download(key, dest)
+        except ObjectMissingError as exc:
+            raise PermanentError("the source video is no longer in the bucket") from exc
 
     async def push(
         self, path: Path, key: str, content_type: str, scene_id: str | None
@@ -49,19 +35,3 @@ class Transfers:
             local_path=local_path, key=key, content_type=content_type, scene_id=scene_id
         )
         return await self.pusher.push(request)
-
-
-def _check_status(status: int) -> None:
-    if status == 404:
-        raise PermanentError("the source video is no longer in the bucket")
-    if status >= 400:
-        raise TransientError(f"downloading the source answered HTTP {status}")
-
-
-async def _save(chunks: aiohttp.streams.AsyncStreamIterator[bytes], dest: Path) -> None:
-    handle: BinaryIO = await asyncio.to_thread(dest.open, "wb")
-    try:
-        async for chunk in chunks:
-            await asyncio.to_thread(handle.write, chunk)
-    finally:
-        await asyncio.to_thread(handle.close)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from libs.errors import PermanentError
-from services.render.model import FrameSize, Probe
+from libs.media.probe import MediaInfo
+from services.render.model import FrameSize
 
 # ffmpeg prints durations to the hundredth of a second.
 DURATION_DISPLAY_SECONDS = 0.01
@@ -13,7 +14,9 @@ class OutputRejectedError(PermanentError):
     """An encode finished but its output is not what was asked for."""
 
 
-def check_clip(name: str, clip: Probe, size: FrameSize, length: float, source: Probe) -> None:
+def check_clip(
+    name: str, clip: MediaInfo, size: FrameSize, length: float, source: MediaInfo
+) -> None:
     problems = _frame_problems(clip, size, "h264")
     if abs(clip.duration - length) > clip.frame_seconds + DURATION_DISPLAY_SECONDS:
         problems.append(f"lasts {clip.duration:.3f} s, not {length:.3f} s")
@@ -22,11 +25,11 @@ def check_clip(name: str, clip: Probe, size: FrameSize, length: float, source: P
     _reject(name, problems)
 
 
-def check_thumbnail(name: str, image: Probe, size: FrameSize) -> None:
+def check_thumbnail(name: str, image: MediaInfo, size: FrameSize) -> None:
     _reject(name, _frame_problems(image, size, "mjpeg"))
 
 
-def _frame_problems(found: Probe, size: FrameSize, codec: str) -> list[str]:
+def _frame_problems(found: MediaInfo, size: FrameSize, codec: str) -> list[str]:
     problems = []
     if found.codec != codec:
         problems.append(f"is {found.codec}, not {codec}")

@@ -22,7 +22,8 @@ from nats.aio.msg import Msg
 from pymongo import MongoClient
 
 from libs.media.highlights import Highlight
-from libs.media.probe import ffmpeg_exe
+from libs.media.probe import probe
+from libs.media.runner import ffmpeg_exe
 from libs.messaging.events import RenderStatus, decode
 from libs.runtime.wiring import open_object_store, topology_of
 from libs.settings import Settings
@@ -30,8 +31,7 @@ from libs.storage.keys import highlights_key
 from libs.storage.records import COLLECTION
 from libs.web.auth import issue_token
 from services.render.auto_highlights import parse_loudness, parse_scene_changes, pick_highlights
-from services.render.commands import analysis_args, encode_args, probe_args, thumbnail_args
-from services.render.ffmpeg import parse_probe
+from services.render.commands import analysis_args, encode_args, thumbnail_args
 from services.render.model import EncodeJob, FrameSize, Signal
 from tests.bench.upload import bench_settings, system, wait_healthy
 from tests.render.support import TERMINAL, request_render, store_source
@@ -134,7 +134,7 @@ def run_directly(settings: Settings, video: Path, out: Path) -> tuple[float, lis
     """Render's ffmpeg commands one after another: probe and analyse the source, pick the same
     highlights from the log, then encode and thumbnail each clip. (wall time, highlights)"""
     started = time.perf_counter()
-    duration = parse_probe(run(probe_args(video))).duration
+    duration = asyncio.run(probe(video)).duration
     log = run(analysis_args(video, with_audio=True))
     signal = Signal(parse_scene_changes(log), parse_loudness(log))
     highlights = pick_highlights(duration, signal)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
+import subprocess
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -13,6 +15,7 @@ import pytest
 import pytest_asyncio
 from aiohttp import ClientSession
 
+from libs.media.runner import ffmpeg_exe
 from libs.settings import Settings
 from tests.support import bearer, create_project, ingest, storage
 
@@ -124,6 +127,31 @@ async def test_non_video_is_415(
     url = f"{api}/api/v1/projects/{project_id}/videos?filename=notes.mp4"
     async with http.post(url, data=b"just some text, not a video\n" * 100, headers=alice) as r:
         await problem_of(r, 415)
+    assert _work_files(settings) == []
+
+
+def make_wide_frame(path: Path) -> Path:
+    """One 3842x2160 frame (two columns past 4K UHD's area), tiny at the worst quality."""
+    subprocess.run(
+        [ffmpeg_exe(), "-v", "error", "-y",
+         "-f", "lavfi", "-i", "testsrc2=size=3842x2160:rate=1:duration=1", "-frames:v", "1",
+         "-c:v", "libx264", "-preset", "ultrafast", "-crf", "51", str(path)],
+        check=True,
+    )  # fmt: skip
+    return path
+
+
+async def test_a_video_past_the_pixel_limit_is_422_with_the_figures(
+    api: str, http: ClientSession, settings: Settings, tmp_path: Path
+) -> None:
+    wide = await asyncio.to_thread(make_wide_frame, tmp_path / "wide.mp4")
+    alice = bearer(settings, "alice")
+    project_id = await create_project(http, api, alice)
+    url = f"{api}/api/v1/projects/{project_id}/videos?filename=wide.mp4"
+    async with http.post(url, data=wide.read_bytes(), headers=alice) as r:
+        body = await problem_of(r, 422)
+    assert "3842x2160 is above the limit of 3840x2160 pixels" in body["detail"]
+    assert body["video"]["width"] == 3842 and body["limits"]["max_pixels"] == "3840x2160"
     assert _work_files(settings) == []
 
 

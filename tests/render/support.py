@@ -14,7 +14,7 @@ from typing import Any
 import nats
 
 from libs.media.highlights import Highlight
-from libs.media.probe import ffmpeg_exe
+from libs.media.runner import ffmpeg_exe
 from libs.messaging.events import (
     PushReply,
     PushRequest,

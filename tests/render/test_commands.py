@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from libs.media.probe import ffmpeg_exe
+from libs.media.runner import ffmpeg_exe
 from services.render.commands import analysis_args, encode_args, thumbnail_args
 from services.render.model import EncodeJob, FrameSize
 

@@ -10,10 +10,11 @@ from pathlib import Path
 import psutil
 import pytest
 
-from libs.media.probe import ffmpeg_exe
+from libs.media.probe import MediaInfo, NotAVideoError
+from libs.media.runner import FfmpegError, FfmpegRunner, ffmpeg_exe, run_process
 from services.render.auto_highlights import pick_highlights
-from services.render.ffmpeg import FfmpegError, FfmpegMedia, FfmpegRunner, run_process
-from services.render.model import EncodeJob, FrameSize, Probe
+from services.render.ffmpeg import FfmpegMedia
+from services.render.model import EncodeJob, FrameSize
 from services.render.verify import OutputRejectedError, check_clip
 from tests.render.support import (
     difference,
@@ -31,7 +32,7 @@ MEDIA = FfmpegMedia(FfmpegRunner(2), timeout_factor=10.0)
 
 async def cut(
     source: Path, out: Path, style: str, start: float = 1.0, length: float = 2.0
-) -> tuple[Probe, Probe]:
+) -> tuple[MediaInfo, MediaInfo]:
     """Encode one clip and its thumbnail; return both probes."""
     source_probe = await MEDIA.probe(source)
     clip = out / f"{style}.mp4"
@@ -114,7 +115,7 @@ async def test_a_silent_source_gives_silent_clips(silent: Path, tmp_path: Path) 
 
 
 async def test_a_corrupt_file_is_no_video(corrupt: Path) -> None:
-    with pytest.raises(FfmpegError, match=r"not a decodable video: .*Invalid data") as caught:
+    with pytest.raises(NotAVideoError, match=r"not a decodable video: .*Invalid data") as caught:
         await MEDIA.probe(corrupt)
     assert str(corrupt.parent) not in str(caught.value)
 
@@ -122,7 +123,7 @@ async def test_a_corrupt_file_is_no_video(corrupt: Path) -> None:
 async def test_a_truncated_file_is_no_video(landscape: Path, tmp_path: Path) -> None:
     truncated = tmp_path / "truncated.mp4"
     truncated.write_bytes(landscape.read_bytes()[: landscape.stat().st_size // 2])
-    with pytest.raises(FfmpegError, match="not a decodable video"):
+    with pytest.raises(NotAVideoError, match="not a decodable video"):
         await MEDIA.probe(truncated)
 
 

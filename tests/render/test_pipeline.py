@@ -15,10 +15,11 @@ import psutil
 import pytest
 from aiohttp import ClientSession
 
+from libs.media.runner import FfmpegRunner
 from libs.messaging.events import ObjectEvent, decode
 from libs.runtime.wiring import open_bus, topology_of
 from libs.settings import Settings
-from services.render.ffmpeg import FfmpegMedia, FfmpegRunner
+from services.render.ffmpeg import FfmpegMedia
 from tests.render.support import (
     bucket_keys,
     records,
@@ -174,6 +175,36 @@ async def test_a_corrupt_source_fails_and_leaves_nothing_behind(
     assert await bucket_keys(bucket) == [key]
     assert list(await records(records_collection)) == [key]
     assert not (fast.work_dir / "render" / "v3").exists()
+
+
+async def test_a_render_past_its_memory_limit_fails_with_the_reason(
+    fast: Settings, bucket: Any, landscape: Path
+) -> None:
+    starved = fast.model_copy(update={"render_ffmpeg_memory_bytes": 64 * 1024 * 1024})
+    async with storage(starved), render(starved):
+        key = await store_source(starved, landscape, USER, PROJECT, "v6")
+        await request_render(starved, key, HIGHLIGHTS[:1], "render:v6")
+        statuses = await statuses_until(starved, 1)
+    assert statuses[0] == "rendering"
+    assert statuses[1].startswith("failed: ffmpeg ran out of memory (limit 64 MiB): ")
+    assert await bucket_keys(bucket) == [key]
+
+
+async def test_a_source_past_the_limits_is_failed_by_render_too(
+    fast: Settings, bucket: Any, landscape: Path
+) -> None:
+    """A source that never went through ingest (landscape is 640x360, 8 s long)."""
+    strict = fast.model_copy(update={"max_video_pixels": "320x240", "max_video_seconds": 5.0})
+    async with storage(strict), render(strict):
+        key = await store_source(strict, landscape, USER, PROJECT, "v7")
+        await request_render(strict, key, HIGHLIGHTS[:1], "render:v7")
+        statuses = await statuses_until(strict, 1)
+    assert statuses == [
+        "rendering",
+        "failed: the video is too large: 640x360 is above the limit of 320x240 pixels; "
+        "8 s is above the limit of 5 s",
+    ]
+    assert await bucket_keys(bucket) == [key]
 
 
 async def test_the_same_request_twice_gives_the_same_objects_and_records(

@@ -8,6 +8,7 @@ import pytest
 
 from libs.errors import PermanentError
 from libs.media.highlights import Highlight
+from libs.media.probe import MediaInfo
 from libs.messaging.events import RenderRequest
 from services.render.manifest import (
     RenderedClip,
@@ -16,12 +17,12 @@ from services.render.manifest import (
     manifest_bytes,
     public_url,
 )
-from services.render.model import FrameSize, Probe
+from services.render.model import FrameSize
 from services.render.plan import check_source_key, clamp_highlights, plan_clips
 from services.render.verify import OutputRejectedError, check_clip, check_thumbnail
 
 PREFIX = "users/alice/projects/p1/videos/v1"
-SOURCE = Probe(duration=20.0, width=641, height=361, codec="h264", fps=25.0, has_audio=True)
+SOURCE = MediaInfo(duration=20.0, width=641, height=361, codec="h264", fps=25.0, has_audio=True)
 VERTICAL = FrameSize(720, 1280)
 
 
@@ -90,9 +91,9 @@ def test_frame_sizes_parse_and_must_be_even() -> None:
             FrameSize.parse(bad)
 
 
-def probe(duration: float, width: int = 720, height: int = 1280, **changes: object) -> Probe:
+def probe(duration: float, width: int = 720, height: int = 1280, **changes: object) -> MediaInfo:
     fields: dict[str, object] = {"codec": "h264", "fps": 25.0, "has_audio": True}
-    return Probe(duration=duration, width=width, height=height, **{**fields, **changes})  # type: ignore[arg-type]
+    return MediaInfo(duration=duration, width=width, height=height, **{**fields, **changes})  # type: ignore[arg-type]
 
 
 def test_a_clip_within_one_frame_of_its_length_passes() -> None:
@@ -109,7 +110,7 @@ def test_a_clip_within_one_frame_of_its_length_passes() -> None:
         (probe(3.0, codec="mpeg4"), "is mpeg4, not h264"),
     ],
 )
-def test_a_clip_that_is_not_what_was_asked_is_rejected(found: Probe, problem: str) -> None:
+def test_a_clip_that_is_not_what_was_asked_is_rejected(found: MediaInfo, problem: str) -> None:
     with pytest.raises(OutputRejectedError, match=problem):
         check_clip("c.mp4", found, VERTICAL, 3.0, SOURCE)
 

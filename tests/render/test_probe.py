@@ -1,48 +1,40 @@
-"""Reading what ffmpeg says about a file (its log, not a library: there is no ffprobe)."""
+"""What render learns of a file: the probe (libs.media) and the reason in ffmpeg's log."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from services.render.ffmpeg import FfmpegError, last_words, parse_probe
+from libs.media.probe import NotAVideoError
+from libs.media.runner import FfmpegRunner, last_words
+from services.render.ffmpeg import FfmpegMedia
+from tests.render.support import ffmpeg_run
 
-PHONE = """\
-Input #0, mov,mp4,m4a,3gp,3g2,mj2, from '/data/work/render/v1/source.mov':
-  Duration: 00:01:02.47, start: 0.000000, bitrate: 1879 kb/s
-  Stream #0:0[0x1](und): Video: hevc (Main) (hvc1 / 0x31637668), yuv420p(tv), 1920x1080, 29.97 fps, 30 tbr (default)
-    Side data:
-      Display Matrix: rotation of -90.00 degrees
-  Stream #0:1[0x2](und): Audio: aac (LC) (mp4a / 0x6134706D), 48000 Hz, stereo, fltp (default)
-Stream mapping:
-  Stream #0:0 -> #0:0 (hevc (native) -> wrapped_avframe (native))
-Output #0, null, to 'pipe:':
-  Stream #0:0: Video: wrapped_avframe, yuv420p, 1080x1920, 29.97 fps
-  Stream #0:1: Audio: pcm_s16le, 48000 Hz
-"""  # noqa: E501
-SILENT = """\
-Input #0, image2, from 'clip.jpg':
-  Duration: 00:00:00.04, start: 0.000000, bitrate: 4259 kb/s
-  Stream #0:0: Video: mjpeg (Baseline), yuvj420p(pc, bt470bg/unknown/unknown), 720x1280 [SAR 1:1 DAR 9:16], 25 tbr, 25 tbn
-Stream mapping:
-  Stream #0:0 -> #0:0 (mjpeg (native) -> wrapped_avframe (native))
-"""  # noqa: E501
+MEDIA = FfmpegMedia(FfmpegRunner(1), timeout_factor=10.0)
 
 
-def test_a_turned_phone_video_is_probed_upright() -> None:
-    probe = parse_probe(PHONE)
-    assert (probe.width, probe.height, probe.codec) == (1080, 1920, "hevc")
-    assert (probe.duration, probe.fps, probe.has_audio) == (62.47, 29.97, True)
+async def test_a_turned_phone_video_is_probed_upright(turned: Path) -> None:
+    probe = await MEDIA.probe(turned)
+    assert (probe.width, probe.height, probe.codec, abs(probe.rotation)) == (360, 640, "h264", 90)
+    assert (probe.duration, probe.fps, probe.has_audio) == (8.0, 25.0, True)
 
 
-def test_only_the_input_counts_and_a_missing_rate_means_25_fps() -> None:
-    probe = parse_probe(SILENT)
-    assert (probe.width, probe.height, probe.codec) == (720, 1280, "mjpeg")
+async def test_a_thumbnail_is_probed_as_a_still_at_25_fps(landscape: Path, tmp_path: Path) -> None:
+    still = tmp_path / "still.jpg"
+    ffmpeg_run("-i", str(landscape), "-frames:v", "1", str(still))
+    probe = await MEDIA.probe(still)
+    assert (probe.width, probe.height, probe.codec) == (640, 360, "mjpeg")
     assert (probe.fps, probe.has_audio) == (25.0, False)
 
 
-def test_a_file_without_video_is_refused() -> None:
-    with pytest.raises(FfmpegError, match="no video stream"):
-        parse_probe("Input #0, mp3, from 'a.mp3':\n  Stream #0:0: Audio: mp3, 44100 Hz\n")
+async def test_a_file_without_video_is_refused(media_dir: Path) -> None:
+    tone = media_dir / "tone.m4a"
+    ffmpeg_run("-f", "lavfi", "-i", "sine=duration=0.5", str(tone))
+    with pytest.raises(
+        NotAVideoError, match=r"tone\.m4a is not a decodable video: .* video stream"
+    ):
+        await MEDIA.probe(tone)
 
 
 TRUNCATED = """\

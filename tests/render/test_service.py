@@ -10,13 +10,15 @@ from pathlib import Path
 import pytest
 
 from libs.errors import PermanentError, TransientError
+from libs.media.limits import MediaLimits
+from libs.media.probe import MediaInfo
+from libs.media.runner import FfmpegError
 from libs.messaging.bus import Delivery
 from libs.messaging.events import RenderRequest, RenderStatus, decode, encode
 from libs.messaging.topology import Topology
 from libs.storage.objects import StoredObject
-from services.render.ffmpeg import FfmpegError
 from services.render.handlers import RenderHandlers, attempt_token
-from services.render.model import EncodeJob, FrameSize, Probe, Signal
+from services.render.model import EncodeJob, FrameSize, Signal
 from services.render.service import RenderOptions, RenderService, all_or_nothing
 from services.render.workspace import Workspace
 
@@ -26,18 +28,18 @@ TOPOLOGY = Topology("unit.")
 
 @dataclass
 class FakeMedia:
-    source: Probe
+    source: MediaInfo
     fail_style: str | None = None
     misframe_style: str | None = None
     jobs: list[EncodeJob] = field(default_factory=list)
-    outputs: dict[Path, Probe] = field(default_factory=dict)
+    outputs: dict[Path, MediaInfo] = field(default_factory=dict)
     seen_in_work_dir: set[str] = field(default_factory=set)
     analysed: bool = False
 
-    async def probe(self, path: Path) -> Probe:
+    async def probe(self, path: Path) -> MediaInfo:
         return self.source if path.stem == "source" else self.outputs[path]
 
-    async def analyse(self, path: Path, probe: Probe) -> Signal:
+    async def analyse(self, path: Path, probe: MediaInfo) -> Signal:
         self.analysed = True
         return Signal(scene_changes=[(40.0, 30.0)], loudness=[])
 
@@ -51,12 +53,14 @@ class FakeMedia:
         if job.style == self.misframe_style:
             size = FrameSize(640, 360)
         job.output.write_bytes(b"mp4")
-        self.outputs[job.output] = Probe(job.length, size.width, size.height, "h264", 25.0, True)
+        self.outputs[job.output] = MediaInfo(
+            job.length, size.width, size.height, "h264", 25.0, True
+        )
 
     async def thumbnail(self, clip: Path, output: Path, length: float) -> None:
         output.write_bytes(b"\xff\xd8jpeg")
         frame = self.outputs[clip]
-        self.outputs[output] = Probe(0.04, frame.width, frame.height, "mjpeg", 25.0, False)
+        self.outputs[output] = MediaInfo(0.04, frame.width, frame.height, "mjpeg", 25.0, False)
 
     async def version(self) -> str:
         return "n-test"
@@ -102,9 +106,10 @@ class Rig:
 
 @pytest.fixture
 def rig(tmp_path: Path) -> Rig:
-    media = FakeMedia(Probe(60.0, 640, 360, "h264", 25.0, True))
+    media = FakeMedia(MediaInfo(60.0, 640, 360, "h264", 25.0, True))
     storage, workspace = FakeStorage(), Workspace(tmp_path / "work")
-    options = RenderOptions("ultrafast", FrameSize(720, 1280), "")
+    limits = MediaLimits(3840, 2160, 4 * 3600.0)
+    options = RenderOptions("ultrafast", FrameSize(720, 1280), "", limits)
     return Rig(media, storage, workspace, RenderService(media, storage, workspace, options))
 
 
@@ -177,6 +182,17 @@ async def test_an_output_of_the_wrong_shape_pushes_nothing(rig: Rig) -> None:
     assert rig.statuses == [
         "rendering",
         "failed: clip_01_02_goal_vertical.mp4 is 640x360, not 720x1280",
+    ]
+
+
+async def test_a_source_past_the_limits_fails_before_any_encode(rig: Rig) -> None:
+    rig.media.source = MediaInfo(60.0, 8192, 8192, "h264", 250.0, True)
+    await rig.render(request(TWO))
+    assert rig.media.jobs == [] and rig.storage.pushed == []
+    assert rig.statuses == [
+        "rendering",
+        "failed: the video is too large: 8192x8192 is above the limit of 3840x2160 pixels; "
+        "250 fps is above the limit of 240 fps",
     ]
 
 
