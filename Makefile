@@ -39,4 +39,4 @@ token: $(STAMP)
 	@$(BIN)/python -m deploy.token $(USER) $(if $(ADMIN),--admin)
 
 clean-data:
-	rm -rf .data/cache .data/work
+	rm -rf .data/ingest .data/storage .data/tracking .data/render

@@ -39,8 +39,6 @@ class Settings(BaseSettings):
     tracking_health_port: int = Field(8082, validation_alias=_env("CLIPTRAIL_TRACKING_HEALTH_PORT"))
     render_health_port: int = Field(8083, validation_alias=_env("CLIPTRAIL_RENDER_HEALTH_PORT"))
     data_dir: Path = Field(Path(".data"), validation_alias=_env("CLIPTRAIL_DATA_DIR"))
-    # Uploads and snapshots in flight; storage reads them here, so share it with storage.
-    work_dir_override: Path | None = Field(None, validation_alias=_env("CLIPTRAIL_WORK_DIR"))
     catalog_sync: bool = Field(True, validation_alias=_env("CLIPTRAIL_CATALOG_SYNC"))
     embedded: bool = Field(True, validation_alias=_env("CLIPTRAIL_EMBEDDED"))
     max_upload_bytes: int = Field(5368709120, validation_alias=_env("CLIPTRAIL_MAX_UPLOAD_BYTES"))
@@ -57,10 +55,25 @@ class Settings(BaseSettings):
     retry_base_seconds: float = Field(0.5, validation_alias=_env("CLIPTRAIL_RETRY_BASE_SECONDS"))
     retry_cap_seconds: float = Field(30.0, validation_alias=_env("CLIPTRAIL_RETRY_CAP_SECONDS"))
     ack_wait_seconds: float = Field(60.0, validation_alias=_env("CLIPTRAIL_ACK_WAIT_SECONDS"))
+    # Every part of a multipart upload but the last has this size (R2 requires equal parts).
     multipart_part_bytes: int = Field(
-        16 * 1024 * 1024, validation_alias=_env("CLIPTRAIL_MULTIPART_PART_BYTES")
+        8 * 1024 * 1024, ge=5 * 1024 * 1024, validation_alias=_env("CLIPTRAIL_MULTIPART_PART_BYTES")
     )
-    multipart_concurrency: int = Field(4, validation_alias=_env("CLIPTRAIL_MULTIPART_CONCURRENCY"))
+    # Parts in flight per upload: memory is about part bytes x (this + 1).
+    multipart_concurrency: int = Field(
+        3, ge=1, validation_alias=_env("CLIPTRAIL_MULTIPART_CONCURRENCY")
+    )
+    # How long a presigned PUT or UploadPart URL lives: one transfer's worth, not an hour.
+    transfer_ttl_seconds: int = Field(
+        900, ge=60, validation_alias=_env("CLIPTRAIL_TRANSFER_TTL_SECONDS")
+    )
+    # Multipart uploads begun longer ago than this are aborted by storage's sweep, every so often.
+    multipart_abandoned_seconds: float = Field(
+        86400.0, validation_alias=_env("CLIPTRAIL_MULTIPART_ABANDONED_SECONDS")
+    )
+    multipart_sweep_seconds: float = Field(
+        600.0, gt=0, validation_alias=_env("CLIPTRAIL_MULTIPART_SWEEP_SECONDS")
+    )
     tracking_batch_size: int = Field(200, validation_alias=_env("CLIPTRAIL_TRACKING_BATCH_SIZE"))
     reconcile_grace_seconds: float = Field(
         3600.0, validation_alias=_env("CLIPTRAIL_RECONCILE_GRACE_SECONDS")
@@ -93,13 +106,9 @@ class Settings(BaseSettings):
             return f"https://{self.r2_account_id}.r2.cloudflarestorage.com"
         return self.r2_endpoint_url
 
-    @property
-    def cache_dir(self) -> Path:
-        return self.data_dir / "cache"
-
-    @property
-    def work_dir(self) -> Path:
-        return self.work_dir_override or self.data_dir / "work"
+    def scratch_dir(self, service: str) -> Path:
+        """A service's own scratch: no other service reads or writes it."""
+        return self.data_dir / service
 
 
 def host_port(url: str, default_port: int) -> tuple[str, int]:

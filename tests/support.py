@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import os
 import subprocess
 import sys
@@ -15,11 +16,13 @@ from typing import Any
 from aiohttp import ClientSession, web
 
 from libs.media.runner import ffmpeg_exe
-from libs.messaging.events import PushRequest
+from libs.messaging.events import NewObject
 from libs.runtime.wiring import open_bus, open_object_store, open_records, topology_of
 from libs.settings import Settings
 from libs.storage.keys import clip_key, clip_stem, highlights_key, thumbnail_key
+from libs.storage.objects import StoredObject
 from libs.storage.storage_client import StorageClient
+from libs.storage.transfer import Tuning, Uploader
 from libs.web.auth import issue_token
 from services.ingest.app import IngestDeps
 from services.ingest.app import build_app as build_ingest
@@ -165,17 +168,14 @@ async def stack(settings: Settings, with_tracking: bool = True) -> AsyncIterator
         yield await services.enter_async_context(ingest(settings))
 
 
-async def push(settings: Settings, key: str, body: bytes, content_type: str) -> None:
-    """Put an object the way render does: a work file pushed through storage."""
-    work = settings.work_dir / "seed"
-    work.mkdir(parents=True, exist_ok=True)
-    path = work / key.replace("/", "_")
-    path.write_bytes(body)
-    local = str(path.relative_to(settings.work_dir))
+async def push(settings: Settings, key: str, body: bytes, content_type: str) -> StoredObject:
+    """Put an object the way the services do: storage presigns, the bytes go straight to the
+    bucket, storage verifies and announces it (so tracking records it)."""
     async with open_bus(settings, "seeder") as bus:
-        await StorageClient(bus, topology_of(settings)).push(
-            PushRequest(local_path=local, key=key, content_type=content_type)
-        )
+        storage = StorageClient(bus, topology_of(settings))
+        async with Uploader(storage, Tuning()).open() as uploader:
+            new = NewObject(key=key, content_type=content_type)
+            return await uploader.put_bytes(body, new)
 
 
 async def seed_video_outputs(settings: Settings, user: str, project: str, video: str) -> list[str]:
@@ -188,3 +188,23 @@ async def seed_video_outputs(settings: Settings, user: str, project: str, video:
     for key, body, content_type in outputs:
         await push(settings, key, body, content_type)
     return [key for key, _, _ in outputs]
+
+
+async def leftovers(settings: Settings) -> list[str]:
+    """Media objects and open multipart uploads in the test's bucket (a refusal leaves none)."""
+    async with open_object_store(settings) as store:
+        page = await store.list_page("users/", None, 1000)
+        keys = [entry.key for entry in page.entries if not entry.key.endswith("database.sqlite")]
+        return keys + [f"open upload of {u.key}" for u in await store.open_uploads()]
+
+
+async def plant(store: Any, key: str, body: Path | bytes, content_type: str) -> None:
+    """Write an object behind storage's back (not announced, so never recorded): what a
+    bucket older than the ledger, or a stray tool, leaves."""
+    data = body.read_bytes() if isinstance(body, Path) else body
+    presigned = await store.presign_put(key, content_type, {}, None, 60)
+    async with (
+        ClientSession() as http,
+        http.put(presigned.url, data=io.BytesIO(data), headers=presigned.headers) as response,
+    ):
+        assert response.status == 200, await response.text()

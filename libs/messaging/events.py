@@ -7,7 +7,6 @@ Which subject carries which message, and who sends and receives it, is in
 from __future__ import annotations
 
 import hashlib
-import uuid
 from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
 
@@ -107,28 +106,95 @@ def object_event(event_type: str, data: ObjectEventData) -> ObjectEvent:
     )
 
 
-class PushRequest(_Message):
-    """Ask storage to upload a local work file to a key."""
+class NewObject(_Message):
+    """What an object about to be written will be: where, its type, and what it carries."""
 
-    version: Literal[1] = 1
-    request_id: str = Field(default_factory=lambda: uuid.uuid4().hex)
-    local_path: str
     key: str
     content_type: str
-    scene_id: str | None = None
     metadata: dict[str, str] = Field(default_factory=dict)
-    # Conditional writes (request-reply pushes only): over this ETag, or only if absent.
+    scene_id: str | None = None
+
+
+class PutUrlRequest(_Message):
+    """Presign one PUT of a whole object (small objects; conditional catalog writes)."""
+
+    version: Literal[1] = 1
+    object: NewObject
+    # Conditional writes: over this ETag, or only where nothing is yet.
     if_match: str | None = None
     if_none_match: bool = False
 
 
-class PushFailed(_Message):
-    """A push that storage gave up on."""
+class PutUrlReply(_Reply):
+    url: str | None = None
+    headers: dict[str, str] = Field(default_factory=dict)  # send exactly these: they are signed
+
+
+class BeginUploadRequest(_Message):
+    """Begin a multipart upload of a large object (or of a stream of unknown length)."""
 
     version: Literal[1] = 1
-    request_id: str
+    object: NewObject
+
+
+class BeginUploadReply(_Reply):
+    upload_id: str | None = None
+
+
+class PartUrlsRequest(_Message):
+    """Presign the UploadPart URLs of parts first..first+count-1 of an upload."""
+
+    version: Literal[1] = 1
     key: str
-    reason: str
+    upload_id: str
+    first: int = Field(ge=1, le=10000)
+    count: int = Field(ge=1, le=100)
+
+
+class PartUrlsReply(_Reply):
+    urls: list[str] = Field(default_factory=list)
+
+
+class UploadedPart(_Message):
+    number: int = Field(ge=1, le=10000)
+    etag: str  # the part's MD5, as the store answered it
+
+
+class CompleteUploadRequest(_Message):
+    """Complete a multipart upload, verify the object it made (size and ETag), announce it."""
+
+    version: Literal[1] = 1
+    key: str
+    upload_id: str
+    parts: list[UploadedPart] = Field(min_length=1, max_length=10000)
+    size: int = Field(ge=0)
+
+
+class CommitRequest(_Message):
+    """Verify an object written by a presigned PUT (size and MD5) and announce it."""
+
+    version: Literal[1] = 1
+    key: str
+    size: int = Field(ge=0)
+    etag: str
+
+
+class StoredReply(_Reply):
+    """The object as stored, verified and announced."""
+
+    object: StoredObject | None = None
+
+
+class AbortUploadRequest(_Message):
+    """Drop a multipart upload and every part sent so far."""
+
+    version: Literal[1] = 1
+    key: str
+    upload_id: str
+
+
+class AbortReply(_Reply):
+    """No error: the upload is gone (or was already)."""
 
 
 class PresignRequest(_Message):
@@ -148,12 +214,6 @@ class Ping(_Message):
 
 class PingReply(_Reply):
     """No error: the service (and its backing store) answers."""
-
-
-class PushReply(_Reply):
-    """Answer to a push over request-reply: the object as stored, verified and announced."""
-
-    object: StoredObject | None = None
 
 
 class RenderRequest(_Message):

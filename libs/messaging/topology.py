@@ -41,18 +41,28 @@ def _rpc(
 
 
 ROUTES: tuple[Route, ...] = (
-    _stream(ev.OBJECT_CREATED, ev.ObjectEvent, {STORAGE}, {TRACKING, INGEST}),
+    _stream(ev.OBJECT_CREATED, ev.ObjectEvent, {STORAGE}, {TRACKING}),
     _stream(ev.OBJECT_DELETED, ev.ObjectEvent, {STORAGE}, {TRACKING}),
-    _stream("cliptrail.work.storage.push", ev.PushRequest, {INGEST}, {STORAGE}),
-    _stream("cliptrail.work.storage.push-failed", ev.PushFailed, {STORAGE}, {INGEST}),
     _stream("cliptrail.work.render.requested", ev.RenderRequest, {INGEST}, {RENDER}),
     _stream("cliptrail.work.render.status", ev.RenderStatus, {RENDER}, {INGEST}),
     _stream("cliptrail.work.tracking.cleanup", ev.CleanupRequest, {INGEST}, {TRACKING}),
     _rpc("cliptrail.rpc.storage.presign", ev.PresignRequest, ev.PresignReply,
          {INGEST, RENDER}, STORAGE),
     _rpc("cliptrail.rpc.storage.ping", ev.Ping, ev.PingReply, {INGEST}, STORAGE),
-    _rpc("cliptrail.rpc.storage.push", ev.PushRequest, ev.PushReply, {INGEST, RENDER}, STORAGE),
-    _rpc("cliptrail.rpc.storage.delete", ev.DeleteRequest, ev.DeleteReply, {TRACKING}, STORAGE),
+    _rpc("cliptrail.rpc.storage.put-url", ev.PutUrlRequest, ev.PutUrlReply,
+         {INGEST, RENDER}, STORAGE),
+    _rpc("cliptrail.rpc.storage.commit", ev.CommitRequest, ev.StoredReply,
+         {INGEST, RENDER}, STORAGE),
+    _rpc("cliptrail.rpc.storage.upload.begin", ev.BeginUploadRequest, ev.BeginUploadReply,
+         {INGEST, RENDER}, STORAGE),
+    _rpc("cliptrail.rpc.storage.upload.part-urls", ev.PartUrlsRequest, ev.PartUrlsReply,
+         {INGEST, RENDER}, STORAGE),
+    _rpc("cliptrail.rpc.storage.upload.complete", ev.CompleteUploadRequest, ev.StoredReply,
+         {INGEST, RENDER}, STORAGE),
+    _rpc("cliptrail.rpc.storage.upload.abort", ev.AbortUploadRequest, ev.AbortReply,
+         {INGEST, RENDER}, STORAGE),
+    _rpc("cliptrail.rpc.storage.delete", ev.DeleteRequest, ev.DeleteReply,
+         {TRACKING, INGEST}, STORAGE),
     _rpc("cliptrail.rpc.storage.list", ev.ListRequest, ev.ListReply, {TRACKING}, STORAGE),
     _rpc("cliptrail.rpc.storage.head", ev.HeadRequest, ev.HeadReply, {INGEST, TRACKING}, STORAGE),
     _rpc("cliptrail.rpc.tracking.ping", ev.Ping, ev.PingReply, {INGEST}, TRACKING),
@@ -110,14 +120,17 @@ class Topology:
 
     object_created = _Subject(ev.OBJECT_CREATED)
     object_deleted = _Subject(ev.OBJECT_DELETED)
-    push = _Subject("cliptrail.work.storage.push")
-    push_failed = _Subject("cliptrail.work.storage.push-failed")
     render_requested = _Subject("cliptrail.work.render.requested")
     render_status = _Subject("cliptrail.work.render.status")
     cleanup = _Subject("cliptrail.work.tracking.cleanup")
     presign = _Subject("cliptrail.rpc.storage.presign")
     storage_ping = _Subject("cliptrail.rpc.storage.ping")
-    push_rpc = _Subject("cliptrail.rpc.storage.push")
+    put_url = _Subject("cliptrail.rpc.storage.put-url")
+    commit = _Subject("cliptrail.rpc.storage.commit")
+    begin_upload = _Subject("cliptrail.rpc.storage.upload.begin")
+    part_urls = _Subject("cliptrail.rpc.storage.upload.part-urls")
+    complete_upload = _Subject("cliptrail.rpc.storage.upload.complete")
+    abort_upload = _Subject("cliptrail.rpc.storage.upload.abort")
     delete_rpc = _Subject("cliptrail.rpc.storage.delete")
     list_rpc = _Subject("cliptrail.rpc.storage.list")
     head_rpc = _Subject("cliptrail.rpc.storage.head")

@@ -51,6 +51,15 @@ class Answer:
     handler: Callable[[Any], Awaitable[BaseModel]]
 
 
+@dataclass(frozen=True)
+class Every:
+    """A job run every `seconds` while the service runs (each replica runs its own; the job
+    must be safe to run on several replicas at once)."""
+
+    seconds: float
+    job: Callable[[], Awaitable[None]]
+
+
 def consume(
     subject: str,
     *,
@@ -67,12 +76,17 @@ def answer(subject: str, handler: Callable[[Any], Awaitable[BaseModel]]) -> Answ
     return Answer(subject, handler)
 
 
+def every(seconds: float, job: Callable[[], Awaitable[None]]) -> Every:
+    return Every(seconds, job)
+
+
 class Edge:
     """What one service consumes and answers."""
 
-    def __init__(self, *entries: Consume | Answer) -> None:
+    def __init__(self, *entries: Consume | Answer | Every) -> None:
         self.consumes = tuple(e for e in entries if isinstance(e, Consume))
         self.answers = tuple(e for e in entries if isinstance(e, Answer))
+        self.periodic = tuple(e for e in entries if isinstance(e, Every))
 
     @property
     def subjects(self) -> set[str]:
@@ -83,6 +97,7 @@ def mount_edge(app: web.Application, bus: EventBus, topology: Topology, edge: Ed
     async def context(_app: web.Application) -> AsyncIterator[None]:
         stops = await serve_answers(bus, topology, edge)
         tasks = [asyncio.create_task(_kept_running(bus, topology, c)) for c in edge.consumes]
+        tasks += [asyncio.create_task(_repeated(entry)) for entry in edge.periodic]
         yield
         for stop in stops:
             await stop()
@@ -115,3 +130,13 @@ async def _kept_running(bus: EventBus, topology: Topology, entry: Consume) -> No
         except Exception:
             log.exception("consumer_crashed", durable=entry.durable)
             await asyncio.sleep(RESTART_AFTER_SECONDS)
+
+
+async def _repeated(entry: Every) -> None:
+    """Run a periodic job until cancelled; a failed run is logged and the next one comes."""
+    while True:
+        await asyncio.sleep(entry.seconds)
+        try:
+            await entry.job()
+        except Exception:
+            log.exception("periodic_job_failed", job=getattr(entry.job, "__name__", "job"))

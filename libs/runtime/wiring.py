@@ -17,7 +17,7 @@ from libs.messaging.topology import Topology
 from libs.runtime.lifeline import watch_parent
 from libs.settings import Settings
 from libs.storage.records import MongoRecordStore, mongo_records
-from libs.storage.s3 import S3ObjectStore, UploadTuning, s3_client
+from libs.storage.s3 import S3ObjectStore, s3_client
 
 log = structlog.get_logger(__name__)
 
@@ -42,9 +42,8 @@ async def open_bus(settings: Settings, name: str) -> AsyncIterator[NatsBus]:
 
 @contextlib.asynccontextmanager
 async def open_object_store(settings: Settings) -> AsyncIterator[S3ObjectStore]:
-    tuning = UploadTuning(settings.multipart_part_bytes, settings.multipart_concurrency)
     async with s3_client(settings) as client:
-        yield S3ObjectStore(client, settings.r2_bucket_name, settings.r2_public_url, tuning)
+        yield S3ObjectStore(client, settings.r2_bucket_name, settings.r2_public_url)
 
 
 @contextlib.asynccontextmanager

@@ -2,15 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
-import base64
 import contextlib
-import hashlib
-import os
-from collections.abc import AsyncIterator, Awaitable, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from pathlib import Path
+from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -25,17 +18,14 @@ from libs.storage.objectstore import (
     MAX_DELETE_BATCH,
     DeleteOutcome,
     ListPage,
+    OpenUpload,
+    PartDone,
+    PresignedPut,
     PutCondition,
 )
 
 T = TypeVar("T")
 _TRANSIENT_CODES = {"SlowDown", "RequestTimeout", "InternalError", "ServiceUnavailable"}
-
-
-@dataclass(frozen=True)
-class UploadTuning:
-    part_bytes: int = 16 * 1024 * 1024
-    concurrency: int = 4
 
 
 def s3_config() -> AioConfig:
@@ -92,28 +82,11 @@ async def s3_call(operation: str, call: Awaitable[T]) -> T:
         raise TransientError(f"{operation}: {exc!r}") from exc
 
 
-def _md5_b64(digest: bytes) -> str:
-    return base64.b64encode(digest).decode()
-
-
-def _read_part(path: Path, offset: int, length: int) -> tuple[bytes, bytes]:
-    """A part of a file and its MD5, read and hashed off the event loop."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        body = os.pread(fd, length, offset)
-    finally:
-        os.close(fd)
-    return body, hashlib.md5(body).digest()
-
-
 class S3ObjectStore:
-    def __init__(
-        self, client: Any, bucket: str, public_url: str = "", tuning: UploadTuning | None = None
-    ) -> None:
+    def __init__(self, client: Any, bucket: str, public_url: str = "") -> None:
         self._s3 = client
         self.bucket = bucket
         self._public_url = public_url.rstrip("/")
-        self._tuning = tuning or UploadTuning()
 
     async def ensure_bucket(self) -> None:
         try:
@@ -183,122 +156,74 @@ class S3ObjectStore:
         next_token = reply.get("NextContinuationToken") if reply.get("IsTruncated") else None
         return ListPage(entries, next_token)
 
-    async def put_file(
+    async def presign_put(
         self,
         key: str,
-        path: Path,
         content_type: str,
-        metadata: dict[str, str],
-        condition: PutCondition | None = None,
-    ) -> StoredObject:
-        size = _size_of(path)
-        if condition:
-            # One PUT, verified by its own answer: a HEAD after it could already see the next
-            # writer's version, which is exactly what a conditional write expects to happen.
-            extra = _condition_params(condition)
-            etag = await self._put_single(key, path, size, content_type, metadata, extra)
-            return StoredObject(
-                key=key,
-                size=size,
-                etag=etag,
-                content_type=content_type,
-                metadata=dict(metadata),
-                last_modified=datetime.now(UTC),
-            )
-        if size <= self._tuning.part_bytes:
-            expected = await self._put_single(key, path, size, content_type, metadata, {})
-        else:
-            expected = await self._put_multipart(key, path, size, content_type, metadata)
-        return await self._verify(key, size, expected)
-
-    async def _put_single(
-        self,
-        key: str,
-        path: Path,
-        size: int,
-        content_type: str,
-        metadata: dict[str, str],
-        extra: dict[str, str],
-    ) -> str:
-        body, digest = await asyncio.to_thread(_read_part, path, 0, size)
-        reply = await s3_call(
-            "PutObject",
-            self._s3.put_object(
-                Bucket=self.bucket,
-                Key=key,
-                Body=body,
-                ContentType=content_type,
-                ContentMD5=_md5_b64(digest),
-                Metadata=metadata,
-                **extra,
-            ),
+        metadata: Mapping[str, str],
+        condition: PutCondition | None,
+        ttl_seconds: int,
+    ) -> PresignedPut:
+        params: dict[str, Any] = {"Bucket": self.bucket, "Key": key, "ContentType": content_type}
+        params |= {"Metadata": dict(metadata), **_condition_params(condition)}
+        url: str = await self._s3.generate_presigned_url(
+            "put_object", Params=params, ExpiresIn=ttl_seconds
         )
-        if reply["ETag"].strip('"') != digest.hex():
-            raise TransientError(f"PutObject of {key} answered another ETag than its MD5")
-        return digest.hex()
+        headers = {"Content-Type": content_type}
+        headers |= {f"x-amz-meta-{name}": value for name, value in metadata.items()}
+        return PresignedPut(url, headers | _condition_headers(condition))
 
-    async def _put_multipart(
-        self, key: str, path: Path, size: int, content_type: str, metadata: dict[str, str]
+    async def begin_multipart(
+        self, key: str, content_type: str, metadata: Mapping[str, str]
     ) -> str:
         created = await s3_call(
             "CreateMultipartUpload",
             self._s3.create_multipart_upload(
-                Bucket=self.bucket, Key=key, ContentType=content_type, Metadata=metadata
+                Bucket=self.bucket, Key=key, ContentType=content_type, Metadata=dict(metadata)
             ),
         )
-        upload_id = created["UploadId"]
-        try:
-            digests = await self._upload_parts(key, path, size, upload_id)
-        except BaseException:
-            with contextlib.suppress(ClientError, BotoCoreError, OSError):
-                await self._s3.abort_multipart_upload(
-                    Bucket=self.bucket, Key=key, UploadId=upload_id
-                )
-            raise
-        return f"{hashlib.md5(b''.join(digests)).hexdigest()}-{len(digests)}"
+        upload_id: str = created["UploadId"]
+        return upload_id
 
-    async def _upload_parts(self, key: str, path: Path, size: int, upload_id: str) -> list[bytes]:
-        part = self._tuning.part_bytes
-        gate = asyncio.Semaphore(self._tuning.concurrency)
-        offsets = range(0, size, part)
+    async def presign_part(self, key: str, upload_id: str, number: int, ttl_seconds: int) -> str:
+        params = {"Bucket": self.bucket, "Key": key, "UploadId": upload_id, "PartNumber": number}
+        url: str = await self._s3.generate_presigned_url(
+            "upload_part", Params=params, ExpiresIn=ttl_seconds
+        )
+        return url
 
-        async def one(number: int, offset: int) -> tuple[bytes, dict[str, Any]]:
-            async with gate:
-                length = min(part, size - offset)
-                body, digest = await asyncio.to_thread(_read_part, path, offset, length)
-                reply = await s3_call(
-                    "UploadPart",
-                    self._s3.upload_part(
-                        Bucket=self.bucket,
-                        Key=key,
-                        UploadId=upload_id,
-                        PartNumber=number,
-                        Body=body,
-                        ContentMD5=_md5_b64(digest),
-                    ),
-                )
-                return digest, {"PartNumber": number, "ETag": reply["ETag"]}
-
-        results = await asyncio.gather(*(one(n, o) for n, o in enumerate(offsets, start=1)))
+    async def complete_multipart(self, key: str, upload_id: str, parts: Sequence[PartDone]) -> None:
+        listed = [{"PartNumber": part.number, "ETag": f'"{part.etag}"'} for part in parts]
         await s3_call(
             "CompleteMultipartUpload",
             self._s3.complete_multipart_upload(
-                Bucket=self.bucket,
-                Key=key,
-                UploadId=upload_id,
-                MultipartUpload={"Parts": [entry for _, entry in results]},
+                Bucket=self.bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": listed}
             ),
         )
-        return [digest for digest, _ in results]
 
-    async def _verify(self, key: str, size: int, etag: str) -> StoredObject:
-        stored = await self.head(key)
-        if stored is None or stored.size != size or stored.etag != etag:
-            found = f"{stored.size} bytes, etag {stored.etag}" if stored else "nothing"
-            raise TransientError(
-                f"verification of {key} failed: expected {size} bytes, etag {etag}; found {found}"
+    async def abort_multipart(self, key: str, upload_id: str) -> None:
+        try:
+            await s3_call(
+                "AbortMultipartUpload",
+                self._s3.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id),
             )
-        return stored
+        except PermanentError as exc:
+            if not (isinstance(exc.__cause__, ClientError) and http_status(exc.__cause__) == 404):
+                raise
+
+    async def open_uploads(self) -> list[OpenUpload]:
+        found: list[OpenUpload] = []
+        params: dict[str, Any] = {"Bucket": self.bucket}
+        while True:
+            reply = await s3_call("ListMultipartUploads", self._s3.list_multipart_uploads(**params))
+            found += [
+                OpenUpload(u["Key"], u["UploadId"], u["Initiated"])
+                for u in reply.get("Uploads", [])
+            ]
+            if not reply.get("IsTruncated"):
+                return found
+            params["KeyMarker"] = reply.get("NextKeyMarker")
+            params["UploadIdMarker"] = reply.get("NextUploadIdMarker")
 
 
 def _condition_params(condition: PutCondition | None) -> dict[str, str]:
@@ -309,8 +234,7 @@ def _condition_params(condition: PutCondition | None) -> dict[str, str]:
     return {"IfMatch": f'"{condition.if_match}"'} if condition.if_match else {}
 
 
-def _size_of(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except FileNotFoundError as exc:
-        raise PermanentError(f"local file to push is missing: {path.name}") from exc
+def _condition_headers(condition: PutCondition | None) -> dict[str, str]:
+    """The headers a presigned conditional PUT must carry (they are part of its signature)."""
+    names = {"IfNoneMatch": "If-None-Match", "IfMatch": "If-Match"}
+    return {names[name]: value for name, value in _condition_params(condition).items()}

@@ -11,19 +11,30 @@ from pydantic import BaseModel
 from libs.errors import TransientError
 from libs.messaging.bus import EventBus
 from libs.messaging.events import (
+    AbortReply,
+    AbortUploadRequest,
+    BeginUploadReply,
+    BeginUploadRequest,
+    CommitRequest,
+    CompleteUploadRequest,
     DeleteReply,
     DeleteRequest,
     HeadReply,
     HeadRequest,
     ListReply,
     ListRequest,
+    NewObject,
     ObjectRef,
+    PartUrlsReply,
+    PartUrlsRequest,
     Ping,
     PingReply,
     PresignReply,
     PresignRequest,
-    PushReply,
-    PushRequest,
+    PutUrlReply,
+    PutUrlRequest,
+    StoredReply,
+    UploadedPart,
 )
 from libs.messaging.rpc import ask
 from libs.messaging.topology import Topology
@@ -77,13 +88,45 @@ class StorageClient:
         reply = await self._ask(self.topology.presign, PresignRequest(key=key), PresignReply)
         return reply.url
 
-    async def push(self, request: PushRequest) -> StoredObject:
-        """Stored, verified and announced once this returns."""
-        reply = await self._ask(self.topology.push_rpc, request, PushReply)
-        if reply.object is None:
-            raise TransientError(f"storage answered the push of {request.key} without the object")
-        return reply.object
+    async def put_url(self, request: PutUrlRequest) -> PutUrlReply:
+        reply = await self._ask(self.topology.put_url, request, PutUrlReply)
+        if reply.url is None:
+            raise TransientError(f"storage presigned no PUT for {request.object.key}")
+        return reply
+
+    async def commit(self, key: str, size: int, etag: str) -> StoredObject:
+        """Verified (size, MD5) and announced once this returns."""
+        request = CommitRequest(key=key, size=size, etag=etag)
+        return _stored(await self._ask(self.topology.commit, request, StoredReply), key)
+
+    async def begin_upload(self, new: NewObject) -> str:
+        request = BeginUploadRequest(object=new)
+        reply = await self._ask(self.topology.begin_upload, request, BeginUploadReply)
+        if reply.upload_id is None:
+            raise TransientError(f"storage began no upload for {new.key}")
+        return reply.upload_id
+
+    async def part_urls(self, key: str, upload_id: str, first: int, count: int) -> list[str]:
+        request = PartUrlsRequest(key=key, upload_id=upload_id, first=first, count=count)
+        return (await self._ask(self.topology.part_urls, request, PartUrlsReply)).urls
+
+    async def complete_upload(
+        self, key: str, upload_id: str, parts: list[UploadedPart], size: int
+    ) -> StoredObject:
+        """Completed, verified and announced once this returns."""
+        request = CompleteUploadRequest(key=key, upload_id=upload_id, parts=parts, size=size)
+        return _stored(await self._ask(self.topology.complete_upload, request, StoredReply), key)
+
+    async def abort_upload(self, key: str, upload_id: str) -> None:
+        request = AbortUploadRequest(key=key, upload_id=upload_id)
+        await self._ask(self.topology.abort_upload, request, AbortReply)
 
     async def ping(self) -> None:
         """Storage answers, and so does its bucket (a failure raises)."""
         await self._ask(self.topology.storage_ping, Ping(), PingReply)
+
+
+def _stored(reply: StoredReply, key: str) -> StoredObject:
+    if reply.object is None:
+        raise TransientError(f"storage answered for {key} without the object")
+    return reply.object

@@ -14,6 +14,7 @@ from libs.settings import Settings
 from libs.storage.fetch import ObjectFetcher
 from libs.storage.storage_client import StorageClient
 from libs.storage.tracking_client import TrackingClient
+from libs.storage.transfer import Tuning, Uploader
 from libs.web.server import add_health_routes, problem_middleware
 from services.ingest.catalog import Catalog
 from services.ingest.catalog_sync import CatalogUnits, LocalUnits, SyncedUnits
@@ -32,10 +33,6 @@ class IngestDeps:
 
 def edge(events: IngestEvents, topology: Topology) -> Edge:
     return Edge(
-        consume(topology.object_created, durable="ingest-created",
-                handler=events.on_object_created),
-        consume(topology.push_failed, durable="ingest-push-failed",
-                handler=events.on_push_failed),
         # One at a time: "rendering" must never overtake the "ready" that follows it.
         consume(topology.render_status, durable="ingest-render-status",
                 handler=events.on_render_status, batch=1),
@@ -43,14 +40,19 @@ def edge(events: IngestEvents, topology: Topology) -> Edge:
 
 
 def build_app(settings: Settings, deps: IngestDeps) -> web.Application:
-    fetcher = ObjectFetcher(StorageClient(deps.bus, deps.topology, timeout=30.0))
+    storage = StorageClient(deps.bus, deps.topology, timeout=30.0)
+    fetcher = ObjectFetcher(storage)
+    uploader = Uploader(
+        storage, Tuning(settings.multipart_part_bytes, settings.multipart_concurrency)
+    )
     tracking = TrackingClient(deps.bus, deps.topology)
     service = IngestService(
-        Catalog(_units(settings, fetcher)),
+        Catalog(_units(settings, fetcher, uploader)),
         deps.bus,
         deps.topology,
         tracking,
         ManifestReader(fetcher),
+        uploader,
         probe,
         settings.media_limits,
         settings.user_quota_bytes,
@@ -60,17 +62,19 @@ def build_app(settings: Settings, deps: IngestDeps) -> web.Application:
     checks = {"nats": deps.bus.ping, "storage": fetcher.storage.ping, "tracking": tracking.ping}
     add_health_routes(app, checks)
     app.cleanup_ctx.append(fetcher.context)
-    handlers = IngestHandlers(service, settings.work_dir, settings.max_upload_bytes)
+    app.cleanup_ctx.append(uploader.context)
+    handlers = IngestHandlers(service, settings.max_upload_bytes)
     _add_api_routes(app, handlers, DebugHandlers(tracking))
-    events = IngestEvents(service, settings.work_dir)
+    events = IngestEvents(service)
     mount_edge(app, deps.bus, deps.topology, edge(events, deps.topology))
     return app
 
 
-def _units(settings: Settings, fetcher: ObjectFetcher) -> CatalogUnits:
+def _units(settings: Settings, fetcher: ObjectFetcher, uploader: Uploader) -> CatalogUnits:
+    cache = settings.scratch_dir("ingest") / "cache"
     if not settings.catalog_sync:
-        return LocalUnits(settings.cache_dir)
-    return SyncedUnits(settings.cache_dir, settings.work_dir, fetcher)
+        return LocalUnits(cache)
+    return SyncedUnits(cache, fetcher, uploader)
 
 
 def _add_api_routes(app: web.Application, api: IngestHandlers, debug: DebugHandlers) -> None:

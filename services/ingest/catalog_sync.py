@@ -25,9 +25,10 @@ from typing import Protocol, TypeVar
 import structlog
 
 from libs.errors import CliptrailError, ConflictError, UnavailableError
-from libs.messaging.events import PushRequest
+from libs.messaging.events import NewObject
 from libs.storage.fetch import ObjectFetcher
 from libs.storage.keys import database_key
+from libs.storage.transfer import Condition, Uploader
 from services.ingest.catalog_db import (
     CorruptDatabaseError,
     connect,
@@ -90,11 +91,11 @@ def unavailable(detail: str) -> UnavailableError:
 
 class SyncedUnits:
     def __init__(
-        self, cache_dir: Path, work_dir: Path, fetcher: ObjectFetcher, head_ttl: float = 2.0
+        self, cache_dir: Path, fetcher: ObjectFetcher, uploader: Uploader, head_ttl: float = 2.0
     ) -> None:
         self._cache_dir = cache_dir
-        self._work_dir = work_dir
         self._fetcher = fetcher
+        self._uploader = uploader
         self._head_ttl = head_ttl
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._checked: dict[str, float] = {}
@@ -199,19 +200,16 @@ class SyncedUnits:
 
     async def _publish(self, user_id: str) -> None:
         state = self._state(user_id)
-        snap = self._work_dir / "catalog" / f"{user_id}-{uuid.uuid4().hex}.sqlite"
+        snap = self._cache_dir / "snapshots" / f"{user_id}-{uuid.uuid4().hex}.sqlite"
+        new = NewObject(
+            key=database_key(user_id),
+            content_type=CONTENT_TYPE,
+            metadata={VERSION_META: str(state.version + 1)},
+        )
+        condition = Condition(if_match=state.etag, if_none_match=state.etag is None)
         try:
             await asyncio.to_thread(snapshot, self._path(user_id), snap)
-            stored = await self._fetcher.storage.push(
-                PushRequest(
-                    local_path=str(snap.relative_to(self._work_dir)),
-                    key=database_key(user_id),
-                    content_type=CONTENT_TYPE,
-                    metadata={VERSION_META: str(state.version + 1)},
-                    if_match=state.etag,
-                    if_none_match=state.etag is None,
-                )
-            )
+            stored = await self._uploader.put_file(snap, new, condition)
         except ConflictError:
             self._save(user_id, state, stale=True)
             raise

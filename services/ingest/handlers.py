@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import structlog
@@ -25,13 +24,11 @@ from libs.errors import (
 )
 from libs.media.probe import NotAVideoError
 from libs.messaging.bus import Delivery
-from libs.messaging.events import ObjectEvent, PushFailed, RenderStatus, decode
-from libs.storage.keys import InvalidKeyError, new_id, parse_key
+from libs.messaging.events import RenderStatus, decode
 from libs.web.auth import Principal, authenticate
 from services.ingest import uploads
 from services.ingest.service import (
     RENDER_MOVES,
-    AcceptedUpload,
     IngestService,
     project_view,
     video_view,
@@ -73,7 +70,6 @@ async def json_object(request: web.Request) -> dict[str, Any]:
 @dataclass
 class IngestHandlers:
     service: IngestService
-    work_dir: Path
     max_upload_bytes: int
 
     async def create_project(self, request: web.Request) -> web.Response:
@@ -116,60 +112,19 @@ class IngestHandlers:
     async def upload_video(self, request: web.Request) -> web.Response:
         user_id = principal_of(request).user_id
         project = await self.service.project(user_id, request.match_info["project_id"])
-        await self.service.check_quota(user_id, request.content_length or 0)
-        video_id = new_id()
-        structlog.contextvars.bind_contextvars(project_id=project.project_id, video_id=video_id)
-        try:
-            upload = await self._receive(request, user_id, project.project_id, video_id)
-            video = await self.service.accept_upload(user_id, upload)
-        except BaseException:
-            uploads.discard_work_files(self.work_dir, video_id)
-            raise
-        log.info("upload_accepted", size=upload.vetted.size, key=video.r2_key)
-        body = {"video_id": video_id, "r2_key": video.r2_key, "status": video.status}
-        return web.json_response(body, status=202)
-
-    async def _receive(
-        self, request: web.Request, user_id: str, project_id: str, video_id: str
-    ) -> AcceptedUpload:
-        part = uploads.part_path(self.work_dir, video_id)
-        received = await uploads.receive(request, part, self.max_upload_bytes)
-        vetted = await self.service.vet_upload(user_id, received)
-        final = uploads.finalize(part, vetted.info.extension)
-        local = str(final.relative_to(self.work_dir))
-        return AcceptedUpload(project_id, video_id, vetted, local)
+        used = await self.service.check_quota(user_id, request.content_length or 0)
+        body = await uploads.open_body(request, self.max_upload_bytes)
+        video = await self.service.upload(user_id, project.project_id, body, used)
+        log.info("upload_accepted", size=video.size_bytes, key=video.r2_key)
+        body_view = {"video_id": video.video_id, "r2_key": video.r2_key, "status": video.status}
+        return web.json_response(body_view, status=202)
 
 
 @dataclass
 class IngestEvents:
-    """Status changes that storage and render announce; each is safe to receive twice."""
+    """Status changes that render announces; each is safe to receive twice."""
 
     service: IngestService
-    work_dir: Path
-
-    async def on_object_created(self, delivery: Delivery) -> None:
-        data = decode(ObjectEvent, delivery.data).data
-        if data.file_type != "source" or data.user_id is None or data.video_id is None:
-            return
-        catalog = self.service.catalog
-        await catalog.move_video(data.user_id, data.video_id, "stored", ("uploading",))
-        uploads.discard_work_files(self.work_dir, data.video_id)
-        video = await catalog.find_video(data.user_id, data.video_id)
-        if video is not None and video.status == "stored":
-            await self.service.request_render(data.user_id, video)
-
-    async def on_push_failed(self, delivery: Delivery) -> None:
-        failed = decode(PushFailed, delivery.data)
-        try:
-            parsed = parse_key(failed.key)
-        except InvalidKeyError:
-            return
-        if parsed.file_type == "source" and parsed.video_id:
-            reason = f"storing the upload failed: {failed.reason}"
-            await self.service.catalog.move_video(
-                parsed.user_id, parsed.video_id, "failed", ("uploading",), reason
-            )
-            uploads.discard_work_files(self.work_dir, parsed.video_id)
 
     async def on_render_status(self, delivery: Delivery) -> None:
         status = decode(RenderStatus, delivery.data)

@@ -3,11 +3,12 @@ its hand-over to storage and render, a video's clips, and project deletion."""
 
 from __future__ import annotations
 
+import asyncio
 import unicodedata
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 
@@ -26,13 +27,16 @@ from libs.media.highlights import (
     parse_highlights,
 )
 from libs.media.limits import MediaLimits, check_limits
-from libs.media.probe import MediaInfo, require_storable
+from libs.media.probe import CONTENT_TYPES, MediaInfo, NotAVideoError, require_storable
+from libs.media.sniff import SNIFF_BYTES, sniff_extension
 from libs.messaging.bus import EventBus
-from libs.messaging.events import CleanupRequest, PushRequest, RenderRequest, encode
+from libs.messaging.events import CleanupRequest, NewObject, ObjectRef, RenderRequest, encode
 from libs.messaging.topology import Topology
 from libs.storage.keys import is_valid_id, new_id, source_key
+from libs.storage.objects import StoredObject
 from libs.storage.storage_client import StorageClient
 from libs.storage.tracking_client import TrackingClient
+from libs.storage.transfer import Uploader
 from services.ingest.catalog import Catalog, Project, Video, now_iso
 from services.ingest.clips import ClipEntry, ManifestReader, clip_entries
 
@@ -87,24 +91,40 @@ def video_view(video: Video, url: str | None) -> dict[str, Any]:
     return {**view, "url": url}
 
 
+class UploadBody(Protocol):
+    """An upload arriving over HTTP: the video's bytes once, then the form's other fields."""
+
+    @property
+    def filename(self) -> str | None: ...
+
+    def chunks(self) -> AsyncIterator[bytes]: ...
+
+    async def highlights(self) -> bytes | None: ...
+
+
 @dataclass(frozen=True)
-class ReceivedUpload:
-    """What arrived: the body's size and where it waits, and the form's other fields."""
-
-    path: Path
-    size: int = 0
-    filename: str | None = None
-    highlights: bytes | None = None
-
-
-@dataclass(frozen=True)
-class VettedUpload:
-    """An upload that passed every rule, ready to be kept."""
+class Vetted:
+    """What the stored upload turned out to be, once every rule passed."""
 
     info: MediaInfo
-    size: int
-    filename: str | None
     highlights: list[Highlight] | None
+
+
+async def sniffed(chunks: AsyncIterator[bytes]) -> tuple[bytes, AsyncIterator[bytes]]:
+    """The body's first bytes, and the whole body again as chunks."""
+    head = b""
+    async for chunk in chunks:
+        head += chunk
+        if len(head) >= SNIFF_BYTES:
+            break
+    return head, _prefixed(head, chunks)
+
+
+async def _prefixed(head: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    if head:
+        yield head
+    async for chunk in rest:
+        yield chunk
 
 
 @dataclass(frozen=True)
@@ -122,6 +142,7 @@ class IngestService:
     topology: Topology
     ledger: TrackingClient
     manifests: ManifestReader
+    uploader: Uploader
     probe: Probe
     limits: MediaLimits
     quota_bytes: int = 0  # 0: unlimited
@@ -150,41 +171,67 @@ class IngestService:
             raise not_found("video")
         return found
 
-    async def vet_upload(self, user_id: str, received: ReceivedUpload) -> VettedUpload:
-        """A plain filename, valid highlights, a decodable video they fit, room in the quota."""
-        filename = check_filename(received.filename)
-        highlights = parse_highlights(received.highlights) if received.highlights else None
-        info = require_storable(await self.probe(received.path, extension_of(filename)))
+    async def upload(
+        self, user_id: str, project_id: str, body: UploadBody, used_bytes: int
+    ) -> Video:
+        """Stream the body into the bucket, check the stored video, and keep it (listed as
+        stored, its render requested) or take it back out of the bucket."""
+        video_id = new_id()
+        structlog.contextvars.bind_contextvars(project_id=project_id, video_id=video_id)
+        filename = check_filename(body.filename)
+        head, chunks = await sniffed(body.chunks())
+        extension = sniff_extension(head, extension_of(filename))
+        key = source_key(user_id, project_id, video_id, extension)
+        new = NewObject(key=key, content_type=CONTENT_TYPES[extension])
+        stored = await self.uploader.put_stream(chunks, new)
+        try:
+            vetted = await self._vet(stored, extension, await body.highlights())
+            self._check_room(used_bytes, stored.size)
+            video = video_of(project_id, video_id, filename, stored, vetted)
+            await self.catalog.add_video(user_id, video)
+        except BaseException:
+            await self._take_back(stored)
+            raise
+        await self._hand_to_render(user_id, video)
+        return video
+
+    async def _vet(self, stored: StoredObject, extension: str, raw: bytes | None) -> Vetted:
+        """A decodable video of the container its first bytes announced, within the limits,
+        that its highlights fit."""
+        highlights = parse_highlights(raw) if raw else None
+        url = await self.storage.presign(stored.key)
+        if url is None:
+            raise UnavailableError("The stored upload cannot be read back to be checked.")
+        info = require_storable(await self.probe(url, extension))
+        if info.extension != extension:
+            raise NotAVideoError("its content is not the container its first bytes announce")
         check_limits(info, self.limits)
         if highlights is not None:
             check_against_duration(highlights, info.duration)
-        await self.check_quota(user_id, received.size)
-        return VettedUpload(info, received.size, filename, highlights)
+        return Vetted(info, highlights)
 
-    async def accept_upload(self, user_id: str, upload: AcceptedUpload) -> Video:
-        """Record the video as uploading and queue its push; unavailable if the queue is down."""
-        video = upload.as_video(user_id)
-        await self.catalog.add_video(user_id, video)
-        request = PushRequest(
-            request_id=f"source:{upload.video_id}",
-            local_path=upload.local_path,
-            key=video.r2_key,
-            content_type=upload.vetted.info.content_type,
-        )
+    async def _take_back(self, stored: StoredObject) -> None:
+        """A refused upload leaves nothing behind: its object (and so its record) goes."""
+        ref = ObjectRef(key=stored.key, etag=stored.etag)
         try:
-            await self.bus.publish(self.topology.push, encode(request), msg_id=request.request_id)
+            await asyncio.shield(self.storage.delete([ref]))
+        except CliptrailError as exc:  # tracked, so the project's cleanup still finds it
+            log.error("refused_upload_not_deleted", key=stored.key, error=str(exc))
+
+    async def _hand_to_render(self, user_id: str, video: Video) -> None:
+        try:
+            await self.request_render(user_id, video)
         except CliptrailError as exc:
-            await self.catalog.move_video(
-                user_id, video.video_id, "failed", ("uploading",), str(exc)
-            )
-            raise UnavailableError("The upload could not be queued.") from exc
-        return video
+            reason = f"the render could not be queued: {exc}"
+            await self.catalog.move_video(user_id, video.video_id, "failed", ("stored",), reason)
+            detail = "The upload is stored but its render could not be queued."
+            raise UnavailableError(detail) from exc
 
     async def url_for(self, video: Video) -> str | None:
         return await self.url_of(video.r2_key) if video.status in LIVE else None
 
     async def url_of(self, key: str) -> str | None:
-        """A presigned (or public) URL; None while storage cannot say, which is logged."""
+        """A presigned (or public) URL for a client; None while storage cannot say (logged)."""
         try:
             return await self.storage.presign(key)
         except CliptrailError as exc:
@@ -226,11 +273,16 @@ class IngestService:
         subject = self.topology.render_requested
         await self.bus.publish(subject, encode(request), msg_id=f"render:{video.video_id}")
 
-    async def check_quota(self, user_id: str, incoming_bytes: int) -> None:
+    async def check_quota(self, user_id: str, incoming_bytes: int) -> int:
+        """The bytes the user has stored (0 without a quota); TooLargeError past the quota."""
         if not self.quota_bytes:
-            return
+            return 0
         used = sum(usage.bytes for usage in await self.ledger.usage("user", user_id))
-        if used + incoming_bytes > self.quota_bytes:
+        self._check_room(used, incoming_bytes)
+        return used
+
+    def _check_room(self, used: int, incoming_bytes: int) -> None:
+        if self.quota_bytes and used + incoming_bytes > self.quota_bytes:
             raise TooLargeError(
                 f"{used} of {self.quota_bytes} bytes are used; this upload needs {incoming_bytes}.",
                 "Storage quota exceeded",
@@ -239,26 +291,21 @@ class IngestService:
             )
 
 
-@dataclass(frozen=True)
-class AcceptedUpload:
-    project_id: str
-    video_id: str
-    vetted: VettedUpload
-    local_path: str  # relative to the work dir, where storage reads it
-
-    def as_video(self, user_id: str) -> Video:
-        info, highlights, now = self.vetted.info, self.vetted.highlights, now_iso()
-        return Video(
-            video_id=self.video_id,
-            project_id=self.project_id,
-            status="uploading",
-            r2_key=source_key(user_id, self.project_id, self.video_id, info.extension),
-            filename=self.vetted.filename,
-            size_bytes=self.vetted.size,
-            content_type=info.content_type,
-            duration=info.duration,
-            highlights=dump_highlights(highlights) if highlights is not None else None,
-            error=None,
-            created_at=now,
-            updated_at=now,
-        )
+def video_of(
+    project_id: str, video_id: str, filename: str | None, stored: StoredObject, vetted: Vetted
+) -> Video:
+    highlights, now = vetted.highlights, now_iso()
+    return Video(
+        video_id=video_id,
+        project_id=project_id,
+        status="stored",
+        r2_key=stored.key,
+        filename=filename,
+        size_bytes=stored.size,
+        content_type=stored.content_type,
+        duration=vetted.info.duration,
+        highlights=dump_highlights(highlights) if highlights is not None else None,
+        error=None,
+        created_at=now,
+        updated_at=now,
+    )

@@ -1,17 +1,15 @@
-"""Receiving an upload: the body streams to a work file in chunks, never into memory."""
+"""Receiving an upload's body: the raw body, or the `file` field of a multipart form with an
+optional `highlights` field. The video streams through in chunks, never to disk or whole into
+memory; the size limit is enforced on `Content-Length` first and on the bytes as they arrive."""
 
 from __future__ import annotations
 
-import asyncio
-import os
 from collections.abc import AsyncIterator
-from pathlib import Path
-from typing import Any, BinaryIO
+from dataclasses import dataclass, field
 
-from aiohttp import BodyPartReader, web
+from aiohttp import BodyPartReader, MultipartReader, web
 
 from libs.errors import ProblemError
-from services.ingest.service import ReceivedUpload
 
 CHUNK_BYTES = 1024 * 1024
 MAX_HIGHLIGHTS_BYTES = 256 * 1024
@@ -23,31 +21,94 @@ def too_large(limit: int) -> ProblemError:
     )
 
 
-async def receive(request: web.Request, dest: Path, limit: int) -> ReceivedUpload:
-    """Write the video to `dest` (raw body or the multipart `file` field)."""
+def check_declared_size(request: web.Request, limit: int) -> None:
     if request.content_length is not None and request.content_length > limit:
         raise too_large(limit)
-    if request.content_type == "multipart/form-data":
-        return await _receive_multipart(request, dest, limit)
-    size = await _write(request.content.iter_chunked(CHUNK_BYTES), dest, limit)
-    return ReceivedUpload(dest, size, request.query.get("filename"))
 
 
-async def _receive_multipart(request: web.Request, dest: Path, limit: int) -> ReceivedUpload:
-    fields: dict[str, Any] = {}
-    async for part in await request.multipart():
+@dataclass
+class RawBody:
+    """The request body is the video; `?filename=` names it."""
+
+    request: web.Request
+    limit: int
+    size: int = 0
+
+    @property
+    def filename(self) -> str | None:
+        return self.request.query.get("filename")
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        async for chunk in self.request.content.iter_chunked(CHUNK_BYTES):
+            self.size = _counted(self.size, chunk, self.limit)
+            yield chunk
+
+    async def highlights(self) -> bytes | None:
+        return None
+
+
+@dataclass
+class FormBody:
+    """A multipart form: `file` (the video, exactly once) and optional `highlights` (JSON),
+    in either order. The fields after the file are read once the file has been."""
+
+    form: MultipartReader
+    limit: int
+    size: int = 0
+    filename: str | None = None
+    _highlights: bytes | None = None
+    _file: BodyPartReader | None = field(default=None, repr=False)
+
+    @classmethod
+    async def open(cls, request: web.Request, limit: int) -> FormBody:
+        body = cls(await request.multipart(), limit)
+        await body._read_until_file()
+        return body
+
+    async def _read_until_file(self) -> None:
+        while (part := await self.form.next()) is not None:
+            if await self._take(part):
+                return
+        raise ProblemError(422, "Missing file", "The multipart body has no 'file' field.")
+
+    async def _take(self, part: object) -> bool:
+        """Keep a highlights field; True when the part is the file."""
         if not isinstance(part, BodyPartReader) or part.name not in ("file", "highlights"):
             raise ProblemError(422, "Unexpected form field", "Only 'file' and 'highlights'.")
         if part.name == "highlights":
-            fields["highlights"] = await _read_small(part, MAX_HIGHLIGHTS_BYTES)
-            continue
-        if "size" in fields:
+            self._highlights = await _read_small(part, MAX_HIGHLIGHTS_BYTES)
+            return False
+        if self._file is not None:
             raise ProblemError(422, "Unexpected form field", "Send exactly one 'file'.")
-        fields["filename"] = part.filename
-        fields["size"] = await _write(_chunks(part), dest, limit)
-    if "size" not in fields:
-        raise ProblemError(422, "Missing file", "The multipart body has no 'file' field.")
-    return ReceivedUpload(dest, **fields)
+        self._file, self.filename = part, part.filename
+        return True
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        if self._file is None:
+            return
+        async for chunk in _chunks(self._file):
+            self.size = _counted(self.size, chunk, self.limit)
+            yield chunk
+
+    async def highlights(self) -> bytes | None:
+        """The highlights field, wherever it was in the form (the rest is read now)."""
+        while (part := await self.form.next()) is not None:
+            await self._take(part)
+        return self._highlights
+
+
+async def open_body(request: web.Request, limit: int) -> RawBody | FormBody:
+    check_declared_size(request, limit)
+    if request.content_type == "multipart/form-data":
+        return await FormBody.open(request, limit)
+    return RawBody(request, limit)
+
+
+def _counted(size: int, chunk: bytes, limit: int) -> int:
+    size += len(chunk)
+    if size > limit:
+        raise too_large(limit)
+    return size
 
 
 async def _chunks(part: BodyPartReader) -> AsyncIterator[bytes]:
@@ -62,45 +123,3 @@ async def _read_small(part: BodyPartReader, limit: int) -> bytes:
         if len(data) > limit:
             raise ProblemError(422, "Invalid highlights", f"Highlights exceed {limit} bytes.")
     return bytes(data)
-
-
-async def _write(chunks: AsyncIterator[bytes], dest: Path, limit: int) -> int:
-    size = 0
-    handle: BinaryIO = await asyncio.to_thread(dest.open, "xb")
-    try:
-        async for chunk in chunks:
-            size += len(chunk)
-            if size > limit:
-                raise too_large(limit)
-            await asyncio.to_thread(handle.write, chunk)
-        await asyncio.to_thread(_flush, handle)
-    finally:
-        await asyncio.to_thread(handle.close)
-    return size
-
-
-def _flush(handle: BinaryIO) -> None:
-    handle.flush()
-    os.fsync(handle.fileno())
-
-
-def upload_dir(work_dir: Path) -> Path:
-    path = work_dir / "uploads"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def part_path(work_dir: Path, video_id: str) -> Path:
-    return upload_dir(work_dir) / f"{video_id}.part"
-
-
-def finalize(part: Path, extension: str) -> Path:
-    """The received file, renamed for its push; storage finds it relative to the work dir."""
-    final = part.with_suffix(f".{extension}")
-    part.rename(final)
-    return final
-
-
-def discard_work_files(work_dir: Path, video_id: str) -> None:
-    for path in (work_dir / "uploads").glob(f"{video_id}.*"):
-        path.unlink(missing_ok=True)

@@ -14,6 +14,7 @@ from libs.runtime.edge import Edge, consume, mount_edge
 from libs.settings import Settings
 from libs.storage.fetch import ObjectFetcher
 from libs.storage.storage_client import StorageClient
+from libs.storage.transfer import Tuning, Uploader
 from libs.web.server import add_health_routes, problem_middleware
 from services.render.ffmpeg import FfmpegMedia
 from services.render.handlers import RenderHandlers
@@ -22,8 +23,7 @@ from services.render.service import RenderOptions, RenderService
 from services.render.transfers import Transfers
 from services.render.workspace import Workspace
 
-PRESIGN_TIMEOUT_SECONDS = 10.0
-PUSH_TIMEOUT_SECONDS = 300.0  # a push replies once the object is uploaded and verified
+STORAGE_TIMEOUT_SECONDS = 30.0  # presigning is instant; completing verifies with a HEAD
 
 
 @dataclass(frozen=True)
@@ -42,13 +42,12 @@ def render_options(settings: Settings) -> RenderOptions:
     )
 
 
-def build_service(settings: Settings, deps: RenderDeps, fetcher: ObjectFetcher) -> RenderService:
-    workspace = Workspace(settings.work_dir)
+def build_service(settings: Settings, transfers: Transfers) -> RenderService:
+    workspace = Workspace(settings.scratch_dir("render"))
     runner = FfmpegRunner(settings.render_concurrency, settings.render_ffmpeg_memory_bytes)
-    pusher = StorageClient(deps.bus, deps.topology, PUSH_TIMEOUT_SECONDS)
     return RenderService(
         media=FfmpegMedia(runner, settings.render_timeout_factor),
-        storage=Transfers(fetcher, pusher, workspace),
+        storage=transfers,
         workspace=workspace,
         options=render_options(settings),
     )
@@ -68,10 +67,15 @@ def edge(handlers: RenderHandlers, topology: Topology) -> Edge:
 
 
 def build_app(settings: Settings, deps: RenderDeps) -> web.Application:
-    fetcher = ObjectFetcher(StorageClient(deps.bus, deps.topology, PRESIGN_TIMEOUT_SECONDS))
-    handlers = RenderHandlers(build_service(settings, deps, fetcher), deps.bus, deps.topology)
+    storage = StorageClient(deps.bus, deps.topology, STORAGE_TIMEOUT_SECONDS)
+    transfers = Transfers(
+        ObjectFetcher(storage),
+        Uploader(storage, Tuning(settings.multipart_part_bytes, settings.multipart_concurrency)),
+    )
+    handlers = RenderHandlers(build_service(settings, transfers), deps.bus, deps.topology)
     app = web.Application(middlewares=[problem_middleware()])
     add_health_routes(app, {"nats": deps.bus.ping})
-    app.cleanup_ctx.append(fetcher.context)
+    app.cleanup_ctx.append(transfers.fetcher.context)
+    app.cleanup_ctx.append(transfers.uploader.context)
     mount_edge(app, deps.bus, deps.topology, edge(handlers, deps.topology))
     return app

@@ -1,4 +1,5 @@
-"""Render's way to and from the bucket: always through storage (presigned GET in, push RPC out)."""
+"""Render's way to and from the bucket: presigned by storage, the bytes straight from render's
+own scratch (a presigned GET in; a presigned PUT or multipart upload out)."""
 
 from __future__ import annotations
 
@@ -6,18 +7,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from libs.errors import PermanentError
-from libs.messaging.events import PushRequest
+from libs.messaging.events import NewObject
 from libs.storage.fetch import ObjectFetcher, ObjectMissingError
 from libs.storage.objects import StoredObject
-from libs.storage.storage_client import StorageClient
-from services.render.workspace import Workspace
+from libs.storage.transfer import Uploader
 
 
 @dataclass(frozen=True)
 class Transfers:
-    fetcher: ObjectFetcher  # a short presign deadline: presigning is instant when storage is there
-    pusher: StorageClient  # a long one: a push replies once uploaded, verified and announced
-    workspace: Workspace
+    fetcher: ObjectFetcher
+    uploader: Uploader
 
     async def download(self, key: str, dest: Path) -> None:
         """Stream the object to `dest`; never held in memory. Other failures stay transient."""
@@ -30,8 +29,5 @@ class Transfers:
         self, path: Path, key: str, content_type: str, scene_id: str | None
     ) -> StoredObject:
         """Stored, verified and announced (so tracking records it) once this returns."""
-        local_path = self.workspace.relative(path)
-        request = PushRequest(
-            local_path=local_path, key=key, content_type=content_type, scene_id=scene_id
-        )
-        return await self.pusher.push(request)
+        new = NewObject(key=key, content_type=content_type, scene_id=scene_id)
+        return await self.uploader.put_file(path, new)

@@ -1,4 +1,4 @@
-"""The render's files: one directory per video under the shared work dir."""
+"""The render's files: one directory per video under render's own scratch dir."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from libs.storage.keys import check_id
 
 
 class Workspace:
-    def __init__(self, work_dir: Path) -> None:
-        self.root = work_dir
+    def __init__(self, scratch_dir: Path) -> None:
+        self.root = scratch_dir
 
     def directory(self, video_id: str) -> Path:
         return self.root / "render" / check_id(video_id, "video_id")
@@ -31,7 +31,3 @@ class Workspace:
 
     async def discard(self, path: Path) -> None:
         await asyncio.to_thread(path.unlink, missing_ok=True)
-
-    def relative(self, path: Path) -> str:
-        """How storage names a work file: relative to the shared work dir."""
-        return path.relative_to(self.root).as_posix()

@@ -1,5 +1,5 @@
-"""Storage's NATS edges: the push consumer and its dead-letter hook, and the request-reply
-answers; each decodes a message, calls the service and makes the reply."""
+"""Storage's NATS edges: the request-reply answers and the periodic sweep; each decodes a
+message, calls the service and makes the reply."""
 
 from __future__ import annotations
 
@@ -7,9 +7,13 @@ from dataclasses import dataclass
 
 import structlog
 
-from libs.errors import CliptrailError
-from libs.messaging.bus import Delivery, EventBus
 from libs.messaging.events import (
+    AbortReply,
+    AbortUploadRequest,
+    BeginUploadReply,
+    BeginUploadRequest,
+    CommitRequest,
+    CompleteUploadRequest,
     DeleteReply,
     DeleteRequest,
     HeadReply,
@@ -17,17 +21,16 @@ from libs.messaging.events import (
     KeyFailure,
     ListReply,
     ListRequest,
+    PartUrlsReply,
+    PartUrlsRequest,
     Ping,
     PingReply,
     PresignReply,
     PresignRequest,
-    PushFailed,
-    PushReply,
-    PushRequest,
-    decode,
-    encode,
+    PutUrlReply,
+    PutUrlRequest,
+    StoredReply,
 )
-from libs.messaging.topology import Topology
 from services.storage.service import StorageService
 
 log = structlog.get_logger(__name__)
@@ -36,29 +39,37 @@ log = structlog.get_logger(__name__)
 @dataclass
 class StorageHandlers:
     service: StorageService
-    bus: EventBus
-    topology: Topology
 
-    async def on_push(self, delivery: Delivery) -> None:
-        request = decode(PushRequest, delivery.data)
+    async def put_url(self, request: PutUrlRequest) -> PutUrlReply:
+        presigned = await self.service.put_url(request)
+        return PutUrlReply(url=presigned.url, headers=presigned.headers)
+
+    async def begin_upload(self, request: BeginUploadRequest) -> BeginUploadReply:
+        return BeginUploadReply(upload_id=await self.service.begin_upload(request))
+
+    async def part_urls(self, request: PartUrlsRequest) -> PartUrlsReply:
+        return PartUrlsReply(urls=await self.service.part_urls(request))
+
+    async def complete_upload(self, request: CompleteUploadRequest) -> StoredReply:
         with structlog.contextvars.bound_contextvars(key=request.key):
-            stored = await self.service.push(request)
+            stored = await self.service.complete_upload(request)
+            log.info("object_stored", size=stored.size, etag=stored.etag, parts=len(request.parts))
+        return StoredReply(object=stored)
+
+    async def commit(self, request: CommitRequest) -> StoredReply:
+        with structlog.contextvars.bound_contextvars(key=request.key):
+            stored = await self.service.commit(request)
             log.info("object_stored", size=stored.size, etag=stored.etag)
+        return StoredReply(object=stored)
 
-    async def on_push_dead(self, delivery: Delivery, reason: str) -> None:
-        """Tell the requester a push will never happen, so it can mark its work failed."""
-        try:
-            request = decode(PushRequest, delivery.data)
-        except CliptrailError:
-            return
-        failed = PushFailed(request_id=request.request_id, key=request.key, reason=reason)
-        await self.bus.publish(
-            self.topology.push_failed, encode(failed), msg_id=f"failed:{request.request_id}"
-        )
+    async def abort_upload(self, request: AbortUploadRequest) -> AbortReply:
+        await self.service.abort_upload(request)
+        return AbortReply()
 
-    async def push(self, request: PushRequest) -> PushReply:
-        """A push over request-reply: answered once the object is stored and announced."""
-        return PushReply(object=await self.service.push(request))
+    async def sweep(self) -> None:
+        aborted = await self.service.sweep_abandoned()
+        if aborted:
+            log.info("abandoned_uploads_aborted", count=aborted)
 
     async def presign(self, request: PresignRequest) -> PresignReply:
         return PresignReply(url=await self.service.presign(request))

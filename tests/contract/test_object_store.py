@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import io
 import os
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -12,40 +14,78 @@ import pytest
 import pytest_asyncio
 from aiohttp import ClientSession
 
-from libs.errors import PermanentError
+from libs.errors import ConflictError, PermanentError
 from libs.settings import Settings
 from libs.storage.objects import StoredObject
-from libs.storage.objectstore import MemoryObjectStore, ObjectStore
-from libs.storage.s3 import S3ObjectStore, UploadTuning, s3_client
+from libs.storage.objectstore import (
+    MemoryObjectStore,
+    ObjectStore,
+    PartDone,
+    PutCondition,
+    multipart_etag,
+)
+from libs.storage.s3 import S3ObjectStore, s3_client
 
 MiB = 1024 * 1024
-PART = 5 * MiB
 KEY = "users/alice/projects/p1/videos/v1/source.mp4"
-METADATA = {"user-id": "alice", "push-request-id": "req-1", "title": "goal"}
-
-
-@pytest_asyncio.fixture
-async def small_part_s3(settings: Settings, bucket: S3ObjectStore) -> AsyncIterator[S3ObjectStore]:
-    """The real store, with a part size small enough to make a 12 MiB file multipart."""
-    async with s3_client(settings) as client:
-        yield S3ObjectStore(client, bucket.bucket, tuning=UploadTuning(PART, concurrency=2))
+METADATA = {"user-id": "alice", "title": "goal"}
 
 
 @pytest.fixture(params=["memory", "s3"])
 def store(request: pytest.FixtureRequest) -> ObjectStore:
     if request.param == "memory":
         return MemoryObjectStore("memory-bucket")
-    real: ObjectStore = request.getfixturevalue("small_part_s3")
+    real: ObjectStore = request.getfixturevalue("bucket")
     return real
+
+
+@pytest_asyncio.fixture(params=["memory", "moto"])
+async def conditional_store(
+    request: pytest.FixtureRequest, settings: Settings
+) -> AsyncIterator[ObjectStore]:
+    """Stores that check conditional writes as R2 does (nanio ignores the conditions)."""
+    if request.param == "memory":
+        yield MemoryObjectStore("memory-bucket")
+        return
+    moto = request.getfixturevalue("moto_url")
+    moto_settings = settings.model_copy(update={"r2_endpoint_url": moto, "r2_region": "us-east-1"})
+    async with s3_client(moto_settings) as client:
+        await client.create_bucket(Bucket=settings.r2_bucket_name)
+        yield S3ObjectStore(client, settings.r2_bucket_name)
 
 
 def is_real(store: ObjectStore) -> bool:
     return isinstance(store, S3ObjectStore)
 
 
-def write(path: Path, body: bytes) -> Path:
-    path.write_bytes(body)
-    return path
+async def send(store: ObjectStore, url: str, body: bytes, headers: dict[str, str]) -> str:
+    """What a client holding the bytes does with a presigned URL; the ETag the store answers.
+    A refusal raises: ConflictError for 412, PermanentError for any other 4xx."""
+    if isinstance(store, MemoryObjectStore):
+        return store.send(url, body)
+    md5 = base64.b64encode(hashlib.md5(body).digest()).decode()
+    async with (
+        ClientSession() as http,
+        http.put(url, data=io.BytesIO(body), headers={**headers, "Content-MD5": md5}) as response,
+    ):
+        if response.status == 412:
+            raise ConflictError(await response.text())
+        assert response.status < 500, await response.text()
+        if response.status >= 400:
+            raise PermanentError(await response.text())
+        return response.headers["ETag"].strip('"')
+
+
+async def put_object(
+    store: ObjectStore,
+    key: str,
+    body: bytes,
+    content_type: str = "application/octet-stream",
+    metadata: dict[str, str] | None = None,
+    condition: PutCondition | None = None,
+) -> str:
+    presigned = await store.presign_put(key, content_type, metadata or {}, condition, 300)
+    return await send(store, presigned.url, body, presigned.headers)
 
 
 def timeless(stored: StoredObject | None) -> StoredObject | None:
@@ -53,41 +93,30 @@ def timeless(stored: StoredObject | None) -> StoredObject | None:
     return stored.model_copy(update={"last_modified": None}) if stored else None
 
 
-def multipart_etag(body: bytes, part: int) -> str:
-    digests = [hashlib.md5(body[i : i + part]).digest() for i in range(0, len(body), part)]
-    return f"{hashlib.md5(b''.join(digests)).hexdigest()}-{len(digests)}"
-
-
-async def test_put_file_returns_what_head_then_returns(store: ObjectStore, tmp_path: Path) -> None:
+async def test_a_presigned_put_stores_what_head_then_returns(store: ObjectStore) -> None:
     body = b"a small source video" * 100
-    stored = await store.put_file(KEY, write(tmp_path / "a.mp4", body), "video/mp4", METADATA)
+    etag = await put_object(store, KEY, body, "video/mp4", METADATA)
     expected = StoredObject(
-        key=KEY,
-        size=len(body),
-        etag=hashlib.md5(body).hexdigest(),
-        content_type="video/mp4",
-        metadata=METADATA,
+        key=KEY, size=len(body), etag=etag, content_type="video/mp4", metadata=METADATA
     )
     head = await store.head(KEY)
+    assert etag == hashlib.md5(body).hexdigest()
     assert head is not None and head.last_modified is not None
-    assert stored.model_copy(update={"last_modified": None}) == expected
-    assert head.model_copy(update={"last_modified": None}) == expected
+    assert timeless(head) == expected
 
 
-async def test_put_file_of_an_empty_file(store: ObjectStore, tmp_path: Path) -> None:
+async def test_a_presigned_put_of_nothing_stores_an_empty_object(store: ObjectStore) -> None:
     key = "users/alice/database.sqlite"
-    stored = await store.put_file(key, write(tmp_path / "empty", b""), "application/x-sqlite3", {})
-    assert (stored.size, stored.etag) == (0, hashlib.md5(b"").hexdigest())
-    assert timeless(await store.head(key)) == timeless(stored)
+    etag = await put_object(store, key, b"", "application/x-sqlite3")
+    head = await store.head(key)
+    assert head is not None and (head.size, head.etag) == (0, hashlib.md5(b"").hexdigest())
+    assert etag == head.etag
 
 
-async def test_a_second_put_replaces_the_object(store: ObjectStore, tmp_path: Path) -> None:
-    await store.put_file(KEY, write(tmp_path / "one", b"first"), "video/mp4", {"v": "1"})
-    second = await store.put_file(KEY, write(tmp_path / "two", b"second!"), "video/webm", {})
-    expected = StoredObject(
-        key=KEY, size=7, etag=hashlib.md5(b"second!").hexdigest(), content_type="video/webm"
-    )
-    assert timeless(second) == expected
+async def test_a_second_put_replaces_the_object(store: ObjectStore) -> None:
+    await put_object(store, KEY, b"first", "video/mp4", {"v": "1"})
+    etag = await put_object(store, KEY, b"second!", "video/webm")
+    expected = StoredObject(key=KEY, size=7, etag=etag, content_type="video/webm")
     assert timeless(await store.head(KEY)) == expected
 
 
@@ -95,33 +124,62 @@ async def test_head_of_a_missing_key_is_none(store: ObjectStore) -> None:
     assert await store.head("users/nobody/database.sqlite") is None
 
 
-async def test_put_file_of_a_missing_local_file_is_permanent(
-    store: ObjectStore, tmp_path: Path
+async def test_a_multipart_upload_is_stored_whole_with_the_multipart_etag(
+    store: ObjectStore,
 ) -> None:
-    with pytest.raises(PermanentError, match="missing"):
-        await store.put_file(KEY, tmp_path / "absent.mp4", "video/mp4", {})
+    parts = [os.urandom(5 * MiB), os.urandom(5 * MiB), os.urandom(MiB)]
+    upload_id = await store.begin_multipart(KEY, "video/x-matroska", METADATA)
+    assert [u.upload_id for u in await store.open_uploads()] == [upload_id]
+    etags = []
+    for number, body in enumerate(parts, 1):
+        url = await store.presign_part(KEY, upload_id, number, 300)
+        etags.append(await send(store, url, body, {}))
+    assert etags == [hashlib.md5(body).hexdigest() for body in parts]
+    await store.complete_multipart(KEY, upload_id, [PartDone(n, e) for n, e in enumerate(etags, 1)])
+    head = await store.head(KEY)
+    assert head is not None
+    assert (head.size, head.etag) == (11 * MiB, multipart_etag(etags))
+    assert (head.content_type, head.metadata) == ("video/x-matroska", METADATA)
+    assert await store.open_uploads() == []
+
+
+async def test_an_aborted_multipart_upload_leaves_nothing(store: ObjectStore) -> None:
+    upload_id = await store.begin_multipart(KEY, "video/mp4", {})
+    url = await store.presign_part(KEY, upload_id, 1, 300)
+    await send(store, url, b"part of something", {})
+    await store.abort_multipart(KEY, upload_id)
+    await store.abort_multipart(KEY, upload_id)  # already gone: no error
+    assert await store.open_uploads() == []
     assert await store.head(KEY) is None
 
 
-async def test_a_file_larger_than_a_part_is_stored_whole(
-    store: ObjectStore, tmp_path: Path
+async def test_completing_with_a_part_never_sent_is_permanent(store: ObjectStore) -> None:
+    upload_id = await store.begin_multipart(KEY, "video/mp4", {})
+    with pytest.raises(PermanentError):
+        await store.complete_multipart(KEY, upload_id, [PartDone(1, hashlib.md5(b"x").hexdigest())])
+    assert await store.head(KEY) is None
+    await store.abort_multipart(KEY, upload_id)
+
+
+async def test_a_conditional_put_over_another_version_is_refused(
+    conditional_store: ObjectStore,
 ) -> None:
-    body = os.urandom(12 * MiB)
-    stored = await store.put_file(KEY, write(tmp_path / "big.mkv", body), "video/x-matroska", {})
-    assert stored.size == len(body)
-    assert await store.head(KEY) == stored
-    if is_real(store):
-        assert stored.etag == multipart_etag(body, PART)
-        assert stored.etag.endswith("-3")
-    else:
-        assert stored.etag == hashlib.md5(body).hexdigest()
+    store = conditional_store
+    first = await put_object(store, KEY, b"first", condition=PutCondition(if_none_match=True))
+    with pytest.raises(ConflictError):
+        await put_object(store, KEY, b"again", condition=PutCondition(if_none_match=True))
+    with pytest.raises(ConflictError):
+        await put_object(store, KEY, b"stale", condition=PutCondition(if_match="0" * 32))
+    second = await put_object(store, KEY, b"second", condition=PutCondition(if_match=first))
+    head = await store.head(KEY)
+    assert head is not None and head.etag == second
 
 
 async def test_presign_get_gives_a_url_that_serves_the_bytes(
-    store: ObjectStore, tmp_path: Path, http: ClientSession
+    store: ObjectStore, http: ClientSession
 ) -> None:
     body = b"presigned bytes " * 1000
-    await store.put_file(KEY, write(tmp_path / "a.mp4", body), "video/mp4", {})
+    await put_object(store, KEY, body, "video/mp4")
     url = await store.presign_get(KEY, ttl_seconds=300)
     assert KEY in url or KEY.replace("/", "%2F") in url
     assert await fetch(http, url, store) == body
@@ -144,8 +202,10 @@ P10 = "users/alice/projects/p10/"
 
 
 async def put(store: ObjectStore, tmp_path: Path, key: str, body: bytes) -> StoredObject:
-    path = write(tmp_path / hashlib.md5(key.encode()).hexdigest(), body)
-    return await store.put_file(key, path, "application/octet-stream", {})
+    await put_object(store, key, body)
+    stored = await store.head(key)
+    assert stored is not None
+    return stored
 
 
 async def put_all(store: ObjectStore, tmp_path: Path, keys: list[str]) -> None:

@@ -41,7 +41,7 @@ async def test_a_deleted_cache_is_restored_from_the_bucket(
         before = await listing(http, base, alice)
         async with http.get(f"{base}/api/v1/projects/{project}", headers=alice) as response:
             detail = await response.json()
-    shutil.rmtree(settings.cache_dir)
+    shutil.rmtree(settings.scratch_dir("ingest"))
     async with stack(settings) as base:
         assert await listing(http, base, alice) == before
         async with http.get(f"{base}/api/v1/projects/{project}", headers=alice) as response:
@@ -54,10 +54,9 @@ async def test_a_deleted_cache_is_restored_from_the_bucket(
 
 @contextlib.asynccontextmanager
 async def two_instances(settings: Settings, root: Path) -> AsyncIterator[tuple[str, str]]:
-    """Two ingest instances with caches of their own, one storage, one work dir."""
-    shared = {"work_dir_override": root / "work"}
-    first = settings.model_copy(update={**shared, "data_dir": root / "a"})
-    second = settings.model_copy(update={**shared, "data_dir": root / "b"})
+    """Two ingest instances with scratch (and catalog caches) of their own, one storage."""
+    first = settings.model_copy(update={"data_dir": root / "a"})
+    second = settings.model_copy(update={"data_dir": root / "b"})
     async with storage(first), ingest(first) as one, ingest(second) as other:
         yield one, other
 

@@ -22,6 +22,7 @@ from tests.support import (
     create_project,
     eventually,
     make_video,
+    plant,
     seed_video_outputs,
     spawn,
     stack,
@@ -55,7 +56,7 @@ async def test_delete_removes_exactly_the_project_and_nothing_else(
         kept = await seed_video_outputs(settings, "alice", neighbour, "v1")
         prefix = f"users/alice/projects/{project}/"
         planted = f"{prefix}videos/{video}/stray.tmp"
-        await bucket.put_file(planted, small_video, "application/octet-stream", {})
+        await plant(bucket, planted, small_video, "application/octet-stream")
         await eventually(lambda: _count_is(records_collection, 9))
         before = sorted([d["object_key"] async for d in records_collection.find(MEDIA)])
 
@@ -230,11 +231,11 @@ async def _video_status(
 
 
 async def _render_working(settings: Settings) -> bool:
-    work = settings.work_dir / "render"
+    work = settings.scratch_dir("render") / "render"
     return work.exists() and any(work.iterdir())
 
 
 async def _render_finished(settings: Settings) -> bool:
     """Render announced a terminal status (its work dir is gone once it has)."""
-    work = settings.work_dir / "render"
+    work = settings.scratch_dir("render") / "render"
     return not work.exists() or not any(work.iterdir())

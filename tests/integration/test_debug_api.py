@@ -20,6 +20,8 @@ from tests.support import (
     bearer,
     create_project,
     eventually,
+    leftovers,
+    plant,
     seed_video_outputs,
     settings_env,
     stack,
@@ -91,7 +93,7 @@ async def test_cleanup_by_hand_dry_run_records_only_and_real(
         project, video = await seeded(settings, http, base, small_video, records_collection)
         prefix = f"users/alice/projects/{project}/"
         stray = f"{prefix}videos/{video}/stray.bin"
-        await bucket.put_file(stray, small_video, "application/octet-stream", {})
+        await plant(bucket, stray, small_video, "application/octet-stream")
         url = f"{base}/api/v1/debug/cleanup-project/{project}"
         async with http.post(url, headers=admin) as response:
             dry = await response.json()
@@ -130,8 +132,8 @@ async def test_reconcile_reports_each_drift_exactly_and_fixes_it(
         prefix = f"users/alice/projects/{project}/videos/{video}/"
         orphan = f"users/alice/projects/{project}/videos/old/source.mp4"  # predates the ledger
         junk = "junk/left-behind.bin"
-        await bucket.put_file(orphan, small_video, "video/mp4", {})
-        await bucket.put_file(junk, small_video, "application/octet-stream", {})
+        await plant(bucket, orphan, small_video, "video/mp4")
+        await plant(bucket, junk, small_video, "application/octet-stream")
         missing = await _delete_behind_the_ledger(settings, prefix + "highlights.json")
         mismatched = await _corrupt_size(records_collection, prefix + "source.mp4")
 
@@ -202,7 +204,7 @@ async def test_an_upload_over_quota_is_413_with_usage(
     alice = bearer(settings, "alice")
     async with stack(settings) as base:
         project = await create_project(http, base, alice)
-        await upload(http, base, alice, project, small_video)
+        first = await upload(http, base, alice, project, small_video)
         await eventually(lambda: _count_is(records_collection, 1))
         url = f"{base}/api/v1/projects/{project}/videos"
         async with http.post(url, data=small_video.read_bytes(), headers=alice) as response:
@@ -211,7 +213,7 @@ async def test_an_upload_over_quota_is_413_with_usage(
     used = sum([doc["size_bytes"] async for doc in records_collection.find()])
     assert (body["used_bytes"], body["quota_bytes"]) == (used, size + size // 2)
     assert used > size  # the source and the user's catalog
-    assert not any((settings.work_dir / "uploads").iterdir())
+    assert await leftovers(settings) == [first["r2_key"]]  # the refused one left nothing
 
 
 async def test_cli_shares_the_endpoints_code(

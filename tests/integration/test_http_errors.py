@@ -17,7 +17,7 @@ from aiohttp import ClientSession
 
 from libs.media.runner import ffmpeg_exe
 from libs.settings import Settings
-from tests.support import bearer, create_project, ingest, storage
+from tests.support import bearer, create_project, ingest, leftovers, storage
 
 PROBLEM = "application/problem+json"
 
@@ -30,17 +30,15 @@ async def api(settings: Settings, bucket: Any) -> AsyncIterator[str]:
         yield base
 
 
+MP4_HEAD = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom"
+
+
 async def problem_of(response: Any, status: int) -> dict[str, Any]:
     assert response.status == status, await response.text()
     assert response.content_type == PROBLEM
     body: dict[str, Any] = await response.json()
     assert body["status"] == status and body["title"]
     return body
-
-
-def _work_files(settings: Settings) -> list[Path]:
-    uploads = settings.work_dir / "uploads"
-    return list(uploads.iterdir()) if uploads.exists() else []
 
 
 @pytest.mark.parametrize(
@@ -111,12 +109,13 @@ async def test_oversized_upload_is_413_early_and_midstream(
     assert body["limit"] == 1024 * 1024
 
     async def chunked() -> AsyncIterator[bytes]:
+        yield MP4_HEAD  # a video's first bytes: the refusal comes from the size, mid-stream
         for _ in range(8):
             yield b"y" * (256 * 1024)
 
     async with http.post(url, data=chunked(), headers=alice) as response:
         await problem_of(response, 413)
-    assert _work_files(settings) == []
+    assert await leftovers(settings) == []
 
 
 async def test_non_video_is_415(
@@ -127,7 +126,7 @@ async def test_non_video_is_415(
     url = f"{api}/api/v1/projects/{project_id}/videos?filename=notes.mp4"
     async with http.post(url, data=b"just some text, not a video\n" * 100, headers=alice) as r:
         await problem_of(r, 415)
-    assert _work_files(settings) == []
+    assert await leftovers(settings) == []
 
 
 def make_wide_frame(path: Path) -> Path:
@@ -152,7 +151,7 @@ async def test_a_video_past_the_pixel_limit_is_422_with_the_figures(
         body = await problem_of(r, 422)
     assert "3842x2160 is above the limit of 3840x2160 pixels" in body["detail"]
     assert body["video"]["width"] == 3842 and body["limits"]["max_pixels"] == "3840x2160"
-    assert _work_files(settings) == []
+    assert await leftovers(settings) == []
 
 
 @pytest.mark.parametrize(
@@ -176,7 +175,7 @@ async def test_bad_highlights_are_422(
         f"{api}/api/v1/projects/{project_id}/videos", data=form, headers=alice
     ) as r:
         await problem_of(r, 422)
-    assert _work_files(settings) == []
+    assert await leftovers(settings) == []
 
 
 @pytest.mark.parametrize(
@@ -192,7 +191,7 @@ async def test_path_trick_filenames_are_422(
     params = {"filename": filename}
     async with http.post(url, params=params, data=small_video.read_bytes(), headers=alice) as r:
         await problem_of(r, 422)
-    assert _work_files(settings) == []
+    assert await leftovers(settings) == []
     assert not (settings.data_dir.parent / "etc").exists()
 
 

@@ -169,8 +169,8 @@ async def test_run_serves_stops_cleanly_and_keeps_data(
     assert await stop(running_stacks[0]) == (0, [])
 
     data = Path(stack_env["CLIPTRAIL_DATA_DIR"])
-    shutil.rmtree(data / "cache")  # R2 is the source of truth: the cache may go
-    shutil.rmtree(data / "work")
+    for service in ("ingest", "storage", "tracking", "render"):  # R2 is the source of truth:
+        shutil.rmtree(data / service, ignore_errors=True)  # every scratch dir may go
     offset = len(log.read_text(errors="replace"))
     running_stacks.append(start_stack(stack_env, log))
     await up(http, stack_env, log, offset)

@@ -19,7 +19,7 @@ async def test_upload_is_stored_under_the_contract_key_and_tracked(
         project_id = await create_project(http, base, alice)
         answer = await upload(http, base, alice, project_id, small_video)
         key = f"users/alice/projects/{project_id}/videos/{answer['video_id']}/source.mp4"
-        assert answer == {"video_id": answer["video_id"], "r2_key": key, "status": "uploading"}
+        assert answer == {"video_id": answer["video_id"], "r2_key": key, "status": "stored"}
 
         record = await eventually(lambda: records_collection.find_one({"object_key": key}))
         stored = await bucket.head(key)
@@ -40,7 +40,7 @@ async def test_upload_is_stored_under_the_contract_key_and_tracked(
         async with http.get(video["url"]) as presigned:
             assert presigned.status == 200
             assert await presigned.read() == small_video.read_bytes()
-        await eventually(lambda: _no_work_files(settings))
+        assert _no_scratch_files(settings)
 
 
 async def test_indexes_exist_on_the_ledger(settings: Settings, records_collection: Any) -> None:
@@ -83,6 +83,7 @@ async def _video_when_stored(
     return result
 
 
-async def _no_work_files(settings: Settings) -> bool:
-    uploads = settings.work_dir / "uploads"
-    return not any(uploads.iterdir())
+def _no_scratch_files(settings: Settings) -> bool:
+    """The upload streamed straight to the bucket: ingest kept no file of it (only catalogs)."""
+    scratch = settings.scratch_dir("ingest")
+    return all("cache" in path.relative_to(scratch).parts for path in scratch.rglob("*.*"))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import shutil
 import subprocess
 import time
 from collections.abc import AsyncIterator
@@ -16,8 +15,6 @@ import nats
 from libs.media.highlights import Highlight
 from libs.media.runner import ffmpeg_exe
 from libs.messaging.events import (
-    PushReply,
-    PushRequest,
     RenderRequest,
     RenderStatus,
     decode,
@@ -28,7 +25,7 @@ from libs.settings import Settings
 from libs.storage.keys import source_key
 from services.render.app import RenderDeps
 from services.render.app import build_app as build_render
-from tests.support import serving
+from tests.support import push, serving
 
 TERMINAL = ("ready", "failed")
 
@@ -130,15 +127,8 @@ async def render(settings: Settings) -> AsyncIterator[str]:
 
 async def store_source(settings: Settings, video: Path, user: str, project: str, vid: str) -> str:
     """Put a source in the bucket through storage (so it is recorded too); return its key."""
-    uploads = settings.work_dir / "uploads"
-    uploads.mkdir(parents=True, exist_ok=True)
-    shutil.copy(video, uploads / f"{vid}.mp4")
     key = source_key(user, project, vid, "mp4")
-    push = PushRequest(local_path=f"uploads/{vid}.mp4", key=key, content_type="video/mp4")
-    async with open_bus(settings, "test-ingest") as bus:
-        answer = await bus.request(topology_of(settings).push_rpc, encode(push), timeout=30)
-    reply = decode(PushReply, answer)
-    assert reply.error is None, reply.error
+    await push(settings, key, video.read_bytes(), "video/mp4")
     return key
 
 

@@ -112,7 +112,7 @@ async def test_requested_highlights_become_verified_tracked_clips(
         assert (await created_keys(fast))[-1] == expected[0]
         manifest = await manifest_of(bucket, http, expected[0])
         clip = await download(bucket, http, expected[-1], tmp_path / "clip.mp4")
-    assert not (fast.work_dir / "render" / "v1").exists()
+    assert not (fast.scratch_dir("render") / "render" / "v1").exists()
     for key, record in tracked.items():
         _check_record(key, record)
     _check_manifest(manifest)
@@ -174,7 +174,7 @@ async def test_a_corrupt_source_fails_and_leaves_nothing_behind(
     assert failed.startswith("failed: source.mp4 is not a decodable video: ")
     assert await bucket_keys(bucket) == [key]
     assert list(await records(records_collection)) == [key]
-    assert not (fast.work_dir / "render" / "v3").exists()
+    assert not (fast.scratch_dir("render") / "render" / "v3").exists()
 
 
 async def test_a_render_past_its_memory_limit_fails_with_the_reason(
@@ -210,7 +210,7 @@ async def test_a_source_past_the_limits_is_failed_by_render_too(
 async def test_the_same_request_twice_gives_the_same_objects_and_records(
     fast: Settings, bucket: Any, records_collection: Any, landscape: Path
 ) -> None:
-    leftover = fast.work_dir / "render" / "v4" / "clip_01_01_half-written_original.mp4"
+    leftover = fast.scratch_dir("render") / "render" / "v4" / "clip_01_01_half-written_original.mp4"
     leftover.parent.mkdir(parents=True)
     leftover.write_bytes(b"what a crashed render left")
     two_styles = HIGHLIGHTS[:1]
@@ -256,7 +256,7 @@ async def test_a_render_killed_mid_encode_is_redone_by_the_next_one(
             statuses = await statuses_until(fast, 1)
     assert statuses == ["rendering", "rendering", "ready"]
     assert await bucket_keys(bucket) == sorted(expected_keys(source))
-    assert not (fast.work_dir / "render" / "v1").exists()
+    assert not (fast.scratch_dir("render") / "render" / "v1").exists()
 
 
 @contextlib.contextmanager

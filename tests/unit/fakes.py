@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime
-from pathlib import Path
 
 from libs.messaging.bus import InMemoryBus
 from libs.messaging.topology import Topology
@@ -16,31 +14,36 @@ from libs.storage.records import MemoryRecordStore
 from libs.storage.storage_client import StorageClient
 from services.storage.app import edge
 from services.storage.handlers import StorageHandlers
-from services.storage.service import StorageService
+from services.storage.service import StorageService, Timing
+
+TIMING = Timing(transfer_ttl_seconds=60, read_ttl_seconds=60, abandoned_after_seconds=3600)
 
 
-async def fake_storage(store: MemoryObjectStore, work_dir: Path) -> StorageClient:
+async def fake_storage(store: MemoryObjectStore) -> StorageClient:
     topology = Topology()
     bus = InMemoryBus(topology)
-    service = StorageService(store, bus, topology, work_dir, 60)
-    await serve_answers(bus, topology, edge(StorageHandlers(service, bus, topology), topology))
+    handlers = StorageHandlers(StorageService(store, bus, topology, TIMING))
+    await serve_answers(bus, topology, edge(handlers, topology, sweep_seconds=3600))
     return StorageClient(bus, topology, timeout=5)
+
+
+async def put_object(store: MemoryObjectStore, key: str, body: bytes, content_type: str) -> None:
+    """Write an object as a client of storage would: a presigned PUT, carried out."""
+    presigned = await store.presign_put(key, content_type, {}, None, 60)
+    store.send(presigned.url, body)
 
 
 class FakeBucketAndLedger:
     """The in-memory bucket and ledger that cleanup and reconcile work on."""
 
-    def __init__(self, work_dir: Path) -> None:
+    def __init__(self) -> None:
         self.store = MemoryObjectStore()
         self.records = MemoryRecordStore()
-        self.work_dir = work_dir
 
     async def put_object(self, key: str, content_type: str) -> bytes:
         """An object whose body is its key; returns the body."""
         body = key.encode()
-        path = self.work_dir / hashlib.md5(body).hexdigest()
-        path.write_bytes(body)
-        await self.store.put_file(key, path, content_type, {})
+        await put_object(self.store, key, body, content_type)
         return body
 
 

@@ -33,7 +33,7 @@ class Fixture(FakeBucketAndLedger):
     """The fake bucket and ledger, and a cleaner that reaches storage over the fake bus."""
 
     async def cleaner(self) -> ProjectCleaner:
-        return ProjectCleaner(self.records, await fake_storage(self.store, self.work_dir))
+        return ProjectCleaner(self.records, await fake_storage(self.store))
 
     async def put(self, key: str, tracked: bool = True) -> None:
         body = await self.put_object(key, "application/octet-stream")
@@ -52,7 +52,7 @@ def record_of(key: str, body: bytes) -> FileRecord:
 @pytest.fixture
 async def world(tmp_path: Path) -> Fixture:
     """Project p1 of alice with tracked objects and one untracked, and its neighbours."""
-    fixture = Fixture(tmp_path)
+    fixture = Fixture()
     for key in TRACKED + NEIGHBOURS:
         await fixture.put(key)
     await fixture.put(UNTRACKED, tracked=False)
@@ -138,7 +138,7 @@ async def test_cleaning_twice_ends_in_the_same_state(world: Fixture) -> None:
 
 
 async def test_a_project_larger_than_a_page_is_cleaned_whole(tmp_path: Path) -> None:
-    fixture = Fixture(tmp_path)
+    fixture = Fixture()
     keys = [f"{P1}videos/v{n:04d}/source.mp4" for n in range(2100)]
     for key in keys:
         await fixture.put(key, tracked=not key.endswith(("7/source.mp4", "9/source.mp4")))

@@ -13,9 +13,11 @@ from libs.messaging.events import (
     EVENT_SOURCE,
     OBJECT_CREATED,
     OBJECT_DELETED,
+    NewObject,
     ObjectEvent,
     ObjectEventData,
-    PushRequest,
+    PartUrlsRequest,
+    PutUrlRequest,
     R2Object,
     decode,
     encode,
@@ -97,11 +99,10 @@ def test_object_event_round_trips_through_encode_and_decode() -> None:
     assert decode(ObjectEvent, encode(event)) == event
 
 
-def test_push_request_round_trips_and_gets_a_fresh_request_id() -> None:
-    request = PushRequest(local_path="a/b.mp4", key=KEY, content_type="video/mp4")
-    assert decode(PushRequest, encode(request)) == request
-    other = PushRequest(local_path="a/b.mp4", key=KEY, content_type="video/mp4")
-    assert other.request_id != request.request_id
+def test_a_put_url_request_round_trips() -> None:
+    new = NewObject(key=KEY, content_type="video/mp4", metadata={"a": "1"}, scene_id="h1")
+    request = PutUrlRequest(object=new, if_match="etag")
+    assert decode(PutUrlRequest, encode(request)) == request
 
 
 def valid_wire() -> dict[str, Any]:
@@ -152,7 +153,14 @@ def test_decode_raises_permanent_error_for_malformed_events(payload: bytes) -> N
         decode(ObjectEvent, payload)
 
 
-def test_decode_raises_permanent_error_for_a_push_request_without_a_key() -> None:
-    payload = json.dumps({"local_path": "a.mp4", "content_type": "video/mp4"}).encode()
+def test_decode_raises_permanent_error_for_a_put_url_request_without_a_key() -> None:
+    payload = json.dumps({"object": {"content_type": "video/mp4"}}).encode()
     with pytest.raises(PermanentError, match="key"):
-        decode(PushRequest, payload)
+        decode(PutUrlRequest, payload)
+
+
+@pytest.mark.parametrize(("first", "count"), [(0, 1), (1, 0), (1, 101), (10001, 1)])
+def test_part_url_requests_stay_within_s3s_part_numbers(first: int, count: int) -> None:
+    payload = json.dumps({"key": KEY, "upload_id": "u", "first": first, "count": count})
+    with pytest.raises(PermanentError):
+        decode(PartUrlsRequest, payload.encode())

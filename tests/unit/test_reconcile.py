@@ -31,7 +31,7 @@ class Fixture(FakeBucketAndLedger):
     """The fake bucket and ledger; objects get the last-modified time a test asks for."""
 
     async def reconciler(self) -> Reconciler:
-        storage = await fake_storage(self.store, self.work_dir)
+        storage = await fake_storage(self.store)
         return Reconciler(self.records, storage, GRACE, now=lambda: NOW)
 
     async def run(self, prefix: str = "", dry_run: bool = False) -> ReconcileReport:
@@ -39,7 +39,8 @@ class Fixture(FakeBucketAndLedger):
 
     async def put(self, key: str, when: datetime = OLD, content_type: str = "video/mp4") -> None:
         await self.put_object(key, content_type)
-        self.store.modified[key] = when
+        body, stored = self.store.objects[key]
+        self.store.objects[key] = (body, stored.model_copy(update={"last_modified": when}))
 
     async def track(self, key: str, size: int | None = None, etag: str | None = None) -> None:
         body = key.encode()
@@ -90,7 +91,7 @@ class RewrittenAfterListing(MemoryObjectStore):
 
 @pytest.fixture
 async def world(tmp_path: Path) -> Fixture:
-    return await seed(Fixture(tmp_path))
+    return await seed(Fixture())
 
 
 def counts(report: ReconcileReport) -> tuple[int, int, int]:
@@ -163,7 +164,7 @@ async def test_a_mismatched_record_takes_the_objects_size_and_etag(world: Fixtur
 async def test_late_objects_of_a_deleted_project_are_deleted_not_backfilled(
     tmp_path: Path,
 ) -> None:
-    fixture = Fixture(tmp_path)
+    fixture = Fixture()
     young = DELETED_PROJECT.replace("/v1/", "/v2/")
     await fixture.put(DELETED_PROJECT)
     await fixture.put(young, when=YOUNG)
@@ -175,7 +176,7 @@ async def test_late_objects_of_a_deleted_project_are_deleted_not_backfilled(
 
 
 async def test_an_object_rewritten_since_the_listing_is_kept(tmp_path: Path) -> None:
-    fixture = Fixture(tmp_path)
+    fixture = Fixture()
     fixture.store = RewrittenAfterListing(OLD_JUNK)
     await fixture.put(OLD_JUNK)
     report = await fixture.run()
@@ -193,7 +194,7 @@ async def test_a_prefix_limits_the_walk(world: Fixture) -> None:
 
 
 async def test_a_second_dry_run_after_repair_reports_nothing(tmp_path: Path) -> None:
-    fixture = await seed(Fixture(tmp_path), young=False)
+    fixture = await seed(Fixture(), young=False)
     await fixture.run()
     report = await fixture.run(dry_run=True)
     assert counts(report) == (0, 0, 0)
@@ -201,7 +202,7 @@ async def test_a_second_dry_run_after_repair_reports_nothing(tmp_path: Path) -> 
 
 
 async def test_a_walk_across_pages_finds_each_difference(tmp_path: Path) -> None:
-    fixture = Fixture(tmp_path)
+    fixture = Fixture()
     keys = [f"{V}/v{n:04d}/source.mp4" for n in range(2300)]
     for n, key in enumerate(keys):
         if n != 1500:

@@ -8,15 +8,14 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
-from libs.errors import PermanentError, TransientError
+from libs.errors import ConflictError, PermanentError, TransientError
 from libs.messaging.bus import InMemoryBus
 from libs.messaging.events import (
     DeleteReply,
     HeadReply,
     ListReply,
     ObjectRef,
-    PushReply,
-    PushRequest,
+    StoredReply,
     encode,
 )
 from libs.messaging.topology import Topology
@@ -27,6 +26,7 @@ from libs.storage.storage_client import StorageClient
 from services.storage.app import edge
 from services.storage.handlers import StorageHandlers
 from services.storage.service import StorageService
+from tests.unit.fakes import TIMING, put_object
 
 TOPOLOGY = Topology("unit.")
 P1 = "users/alice/projects/p1/"
@@ -40,10 +40,10 @@ class BrokenStore(MemoryObjectStore):
         raise TransientError("object store unreachable")
 
 
-async def client_for(store: MemoryObjectStore, work_dir: Path) -> StorageClient:
+async def client_for(store: MemoryObjectStore, _tmp_path: Path | None = None) -> StorageClient:
     bus = InMemoryBus(TOPOLOGY)
-    service = StorageService(store, bus, TOPOLOGY, work_dir, 60)
-    await serve_answers(bus, TOPOLOGY, edge(StorageHandlers(service, bus, TOPOLOGY), TOPOLOGY))
+    handlers = StorageHandlers(StorageService(store, bus, TOPOLOGY, TIMING))
+    await serve_answers(bus, TOPOLOGY, edge(handlers, TOPOLOGY, sweep_seconds=3600))
     return StorageClient(bus, TOPOLOGY, timeout=5)
 
 
@@ -58,11 +58,9 @@ async def answering(subject: str, reply: bytes) -> StorageClient:
     return StorageClient(bus, TOPOLOGY, timeout=5)
 
 
-async def fill(store: MemoryObjectStore, tmp_path: Path, keys: list[str]) -> None:
-    body = tmp_path / "body.bin"
-    body.write_bytes(b"bytes")
+async def fill(store: MemoryObjectStore, _tmp_path: Path, keys: list[str]) -> None:
     for key in keys:
-        await store.put_file(key, body, "application/octet-stream", {})
+        await put_object(store, key, b"bytes", "application/octet-stream")
 
 
 async def pages_of(client: StorageClient, prefix: str) -> list[list[str]]:
@@ -111,19 +109,16 @@ async def test_delete_and_head_round_trip(tmp_path: Path) -> None:
     assert await client.head(SOURCE) is None
 
 
-async def test_a_push_of_a_bad_key_is_permanent(tmp_path: Path) -> None:
-    (tmp_path / "a.mp4").write_bytes(b"video")
-    client = await client_for(MemoryObjectStore(), tmp_path)
-    request = PushRequest(local_path="a.mp4", key="junk/a.mp4", content_type="video/mp4")
+async def test_a_bad_key_is_permanent() -> None:
+    client = await client_for(MemoryObjectStore())
     with pytest.raises(PermanentError, match="not a cliptrail object key"):
-        await client.push(request)
+        await client.commit("junk/a.mp4", 5, "etag")
 
 
-async def test_a_push_of_a_missing_file_is_permanent(tmp_path: Path) -> None:
-    client = await client_for(MemoryObjectStore(), tmp_path)
-    request = PushRequest(local_path="absent.mp4", key=SOURCE, content_type="video/mp4")
-    with pytest.raises(PermanentError, match="missing"):
-        await client.push(request)
+async def test_a_commit_of_nothing_written_is_permanent() -> None:
+    client = await client_for(MemoryObjectStore())
+    with pytest.raises(PermanentError, match="nothing was written"):
+        await client.commit(SOURCE, 5, "etag")
 
 
 async def test_a_store_failure_comes_back_transient(tmp_path: Path) -> None:
@@ -133,18 +128,23 @@ async def test_a_store_failure_comes_back_transient(tmp_path: Path) -> None:
 
 
 async def test_a_reply_marked_permanent_raises_permanent() -> None:
-    reply = encode(PushReply(error="refused", permanent=True))
-    client = await answering(TOPOLOGY.push_rpc, reply)
-    request = PushRequest(local_path="a.mp4", key=SOURCE, content_type="video/mp4")
+    reply = encode(StoredReply(error="refused", permanent=True))
+    client = await answering(TOPOLOGY.commit, reply)
     with pytest.raises(PermanentError, match="refused"):
-        await client.push(request)
+        await client.commit(SOURCE, 5, "etag")
+
+
+async def test_a_reply_marked_conflict_raises_conflict() -> None:
+    reply = encode(StoredReply(error="changed", permanent=True, conflict=True))
+    client = await answering(TOPOLOGY.commit, reply)
+    with pytest.raises(ConflictError, match="changed"):
+        await client.commit(SOURCE, 5, "etag")
 
 
 async def test_a_reply_error_without_the_mark_is_transient() -> None:
-    client = await answering(TOPOLOGY.push_rpc, encode(PushReply(error="busy")))
-    request = PushRequest(local_path="a.mp4", key=SOURCE, content_type="video/mp4")
+    client = await answering(TOPOLOGY.commit, encode(StoredReply(error="busy")))
     with pytest.raises(TransientError, match="busy"):
-        await client.push(request)
+        await client.commit(SOURCE, 5, "etag")
 
 
 FAILING_CALLS: dict[str, tuple[str, BaseModel, Callable[[StorageClient], Awaitable[object]]]] = {
