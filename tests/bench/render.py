@@ -34,7 +34,7 @@ from services.render.commands import analysis_args, encode_args, probe_args, thu
 from services.render.ffmpeg import parse_probe
 from services.render.model import EncodeJob, FrameSize, Signal
 from tests.bench.upload import bench_settings, system, wait_healthy
-from tests.render.support import TERMINAL, request_render, store_source
+from tests.integration.render.support import TERMINAL, request_render, store_source
 from tests.support import spawn
 
 SECONDS, SIZE, RATE = 60, "1280x720", 30

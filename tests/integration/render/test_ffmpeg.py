@@ -15,7 +15,7 @@ from services.render.auto_highlights import pick_highlights
 from services.render.ffmpeg import FfmpegError, FfmpegMedia, FfmpegRunner, run_process
 from services.render.model import EncodeJob, FrameSize, Probe
 from services.render.verify import OutputRejectedError, check_clip
-from tests.render.support import (
+from tests.integration.render.support import (
     difference,
     ffmpeg_run,
     frame_count,
