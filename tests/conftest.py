@@ -41,13 +41,13 @@ REAL_FIXTURES = frozenset({"server_settings", "moto_url", "small_video", "media_
 
 
 def needs_real_parts(item: pytest.Item, tests_root: Path) -> bool:
-    suite = item.path.relative_to(tests_root).parts[0]
+    suites = {tests_root / suite for suite in INTEGRATION_SUITES}
     fixtures = set(getattr(item, "fixturenames", ()))
-    return suite in INTEGRATION_SUITES or not fixtures.isdisjoint(REAL_FIXTURES)
+    return not suites.isdisjoint(item.path.parents) or not fixtures.isdisjoint(REAL_FIXTURES)
 
 
 @pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark before `-m` deselects: this hook runs ahead of pytest's own marker selection."""
     tests_root = Path(__file__).parent
     for item in items:
