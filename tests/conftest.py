@@ -1,6 +1,9 @@
 """Session fixtures: real nats-server, nanio and SecantusDB on free ports in a temp dir.
 
 Each test gets its own NATS prefix (subjects and streams), bucket, database and data dir.
+Every test under tests/integration/ and tests/contract/, and every test anywhere that uses a
+real server or media encoded by the real ffmpeg, is marked `integration` here, so that
+`pytest -m "not integration"` starts no server; the server fixtures refuse unmarked tests.
 """
 
 from __future__ import annotations
@@ -31,10 +34,45 @@ from libs.settings import Settings
 from libs.storage.records import COLLECTION
 from tests.support import make_video
 
+# Suites whose every test talks to a real server or the real ffmpeg (see tests/README.md).
+INTEGRATION_SUITES = ("integration", "contract")
+# Fixtures that start a real server or encode media with the real ffmpeg.
+REAL_FIXTURES = frozenset({"server_settings", "moto_url", "small_video", "media_dir"})
+
+
+def needs_real_parts(item: pytest.Item, tests_root: Path) -> bool:
+    suites = {tests_root / suite for suite in INTEGRATION_SUITES}
+    fixtures = set(getattr(item, "fixturenames", ()))
+    return not suites.isdisjoint(item.path.parents) or not fixtures.isdisjoint(REAL_FIXTURES)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark before `-m` deselects: this hook runs ahead of pytest's own marker selection."""
+    tests_root = Path(__file__).parent
+    for item in items:
+        if needs_real_parts(item, tests_root):
+            item.add_marker(pytest.mark.integration)
+
+
+def refuse_unless_integration(request: pytest.FixtureRequest) -> None:
+    """A real server for a test not marked `integration` (one that reached it through
+    getfixturevalue, out of the hook's sight) is a bug: the fast suite must start none."""
+    node = request.node
+    if isinstance(node, pytest.Item):
+        marked = node.get_closest_marker("integration") is not None
+    else:  # a session fixture: at least one selected test must be an integration test
+        marked = any(item.get_closest_marker("integration") for item in request.session.items)
+    if not marked:
+        pytest.fail(f"{request.fixturename} is for tests marked integration only", pytrace=False)
+
 
 @pytest.fixture(scope="session")
-def server_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+def server_settings(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Settings]:
     """Start the three real servers once per session and stop them at the end."""
+    refuse_unless_integration(request)
     root = tmp_path_factory.mktemp("servers")
     settings = Settings(
         _env_file=None,
@@ -55,8 +93,11 @@ def server_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settin
 
 
 @pytest.fixture(scope="session")
-def moto_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def moto_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
     """moto's S3 server: it answers conditional writes with 412 as R2 does (nanio ignores them)."""
+    refuse_unless_integration(request)
     url = f"http://127.0.0.1:{free_port()}"
     binary = str(Path(sys.executable).parent / "moto_server")
     host, port = url.removeprefix("http://").split(":")
@@ -69,7 +110,8 @@ def moto_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture
-def settings(server_settings: Settings, tmp_path: Path) -> Settings:
+def settings(request: pytest.FixtureRequest, server_settings: Settings, tmp_path: Path) -> Settings:
+    refuse_unless_integration(request)
     tag = uuid.uuid4().hex[:10]
     return server_settings.model_copy(
         update={

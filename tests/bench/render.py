@@ -34,7 +34,7 @@ from services.render.auto_highlights import parse_loudness, parse_scene_changes,
 from services.render.commands import analysis_args, encode_args, thumbnail_args
 from services.render.model import EncodeJob, FrameSize, Signal
 from tests.bench.upload import bench_settings, system, wait_healthy
-from tests.render.support import TERMINAL, request_render, store_source
+from tests.integration.render.support import TERMINAL, request_render, store_source
 from tests.support import spawn
 
 SECONDS, SIZE, RATE = 60, "1280x720", 30

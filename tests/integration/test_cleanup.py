@@ -14,7 +14,7 @@ from yarl import URL
 from libs.settings import Settings
 from libs.storage.keys import database_key
 from libs.storage.s3 import s3_client
-from tests.render.support import render
+from tests.integration.render.support import render
 from tests.s3proxy import FaultPlan, s3_proxy
 from tests.support import (
     MEDIA,

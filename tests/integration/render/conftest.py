@@ -6,7 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.render.support import ffmpeg_run, make_bands, make_media, make_quiet_then_loud
+from tests.integration.render.support import (
+    ffmpeg_run,
+    make_bands,
+    make_media,
+    make_quiet_then_loud,
+)
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ import pytest
 from aiohttp import ClientSession
 
 from libs.settings import Settings
-from tests.render.support import is_jpeg, render
+from tests.integration.render.support import is_jpeg, render
 from tests.support import bearer, create_project, eventually, ingest, storage, tracking
 
 pytestmark = pytest.mark.integration

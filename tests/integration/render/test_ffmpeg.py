@@ -16,7 +16,7 @@ from services.render.auto_highlights import pick_highlights
 from services.render.ffmpeg import FfmpegMedia
 from services.render.model import EncodeJob, FrameSize
 from services.render.verify import OutputRejectedError, check_clip
-from tests.render.support import (
+from tests.integration.render.support import (
     difference,
     ffmpeg_run,
     frame_count,

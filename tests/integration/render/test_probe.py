@@ -9,7 +9,7 @@ import pytest
 from libs.media.probe import NotAVideoError
 from libs.media.runner import FfmpegRunner, last_words
 from services.render.ffmpeg import FfmpegMedia
-from tests.render.support import ffmpeg_run
+from tests.integration.render.support import ffmpeg_run
 
 MEDIA = FfmpegMedia(FfmpegRunner(1), timeout_factor=10.0)
 

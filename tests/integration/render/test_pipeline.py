@@ -20,7 +20,7 @@ from libs.messaging.events import ObjectEvent, decode
 from libs.runtime.wiring import open_bus, topology_of
 from libs.settings import Settings
 from services.render.ffmpeg import FfmpegMedia
-from tests.render.support import (
+from tests.integration.render.support import (
     bucket_keys,
     records,
     render,

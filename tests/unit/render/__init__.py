@@ -1,0 +1,1 @@
+"""Render's pure parts: clip plans, ffmpeg argument lists, log parsing, and its logic on fakes."""
