@@ -54,7 +54,7 @@ class Settings(BaseSettings):
         16 * 1024 * 1024, validation_alias=_env("CLIPTRAIL_MULTIPART_PART_BYTES")
     )
     multipart_concurrency: int = Field(4, validation_alias=_env("CLIPTRAIL_MULTIPART_CONCURRENCY"))
-    tracking_batch_size: int = Field(200, validation_alias=_env("CLIPTRAIL_TRACKING_BATCH_SIZE"))
+    tracking_batch_size: int = Field(1000, validation_alias=_env("CLIPTRAIL_TRACKING_BATCH_SIZE"))
     reconcile_grace_seconds: float = Field(
         3600.0, validation_alias=_env("CLIPTRAIL_RECONCILE_GRACE_SECONDS")
     )
