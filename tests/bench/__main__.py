@@ -62,11 +62,11 @@ def main() -> None:
     started = time.perf_counter()
     rows = run(names, scale)
     about["seconds"] = round(time.perf_counter() - started)
-    print("\n".join(["", *table(rows)]))
-    print(f"\n{about['cpu']}, {about['cores']} cores, scale {scale.name}, {about['seconds']} s")
     if names == list(BENCHES):
         RESULTS.parent.mkdir(exist_ok=True)
         RESULTS.write_text(json.dumps({"machine": about, "rows": rows}, indent=2) + "\n")
+    print("\n".join(["", *table(rows)]))
+    print(f"\n{about['cpu']}, {about['cores']} cores, scale {scale.name}, {about['seconds']} s")
 
 
 if __name__ == "__main__":

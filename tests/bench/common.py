@@ -104,10 +104,9 @@ def table(rows: list[dict[str, Any]]) -> list[str]:
     """Markdown rows: what, value, anchor, ratio (with its target and whether it was met)."""
     lines = ["| what | value | anchor | ratio |", "|---|---|---|---|"]
     for row in rows:
-        anchor = f"{row['anchor']}: {_figure(row['anchor_value'], row['unit'])}"
+        anchor = row["anchor"] and f"{row['anchor']}: {_figure(row['anchor_value'], row['unit'])}"
         lines.append(
-            f"| {row['what']} | {_figure(row['value'], row['unit'])} "
-            f"| {anchor if row['anchor'] else ''} | {_ratio(row)} |"
+            f"| {row['what']} | {_figure(row['value'], row['unit'])} | {anchor} | {_ratio(row)} |"
         )
     return lines
 
@@ -206,9 +205,9 @@ class Stack:
     servers: list[subprocess.Popen[bytes]]
     services: dict[str, subprocess.Popen[bytes]]
 
-    def start(self, module: str, settings: Settings) -> subprocess.Popen[bytes]:
-        self.services[module] = spawn(module, settings, self.root / "services.log")
-        return self.services[module]
+    def start(self, module: str, settings: Settings, name: str = "") -> None:
+        """`python -m module` with these settings, known as `name` (the module by default)."""
+        self.services[name or module] = spawn(module, settings, self.root / "services.log")
 
     def restart(self, module: str, settings: Settings) -> None:
         stop_process(self.services.pop(module))

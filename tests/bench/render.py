@@ -1,10 +1,13 @@
-"""`make bench`: one 60 s 720p source rendered into 3 highlights x 2 styles by the real pipeline,
-next to the very same ffmpeg commands run one after another in a plain loop (once before and
-once after the pipeline, so that a machine busy with something else shows as a spread).
+"""Render: one 720p source (24 s; 60 s at BENCH_SCALE=full) rendered into 3 highlights x 4 styles
+by the real pipeline, next to the very same ffmpeg commands run one after another in a plain
+loop (once before and once after the pipeline, so that a machine busy with something else shows
+as a spread).
 
 Everything runs on this machine: real nats-server, nanio and SecantusDB on free ports, storage,
-tracking, ingest and render as their own processes. The source is stored through storage, then a
-RenderRequest without highlights (render picks three, styles original and vertical) goes on NATS.
+tracking, ingest and render as their own processes. The three highlights are picked once, the
+way render picks them; the source is stored through storage, then a RenderRequest naming them
+with all four styles goes on NATS. At full scale, an upload through ingest is also timed from
+its 202 to `ready` (render picks the highlights itself then).
 """
 
 from __future__ import annotations
@@ -14,14 +17,14 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import aiohttp
 import nats
 from nats.aio.msg import Msg
 from pymongo import MongoClient
 
-from libs.media.highlights import Highlight
+from libs.media.highlights import Highlight, Style
 from libs.media.probe import ffmpeg_exe
 from libs.messaging.events import RenderStatus, decode
 from libs.runtime.wiring import open_object_store, topology_of
@@ -33,20 +36,20 @@ from services.render.auto_highlights import parse_loudness, parse_scene_changes,
 from services.render.commands import analysis_args, encode_args, probe_args, thumbnail_args
 from services.render.ffmpeg import parse_probe
 from services.render.model import EncodeJob, FrameSize, Signal
-from tests.bench.upload import bench_settings, system, wait_healthy
+from tests.bench.common import Row, Scale, bench_settings, system, wait_healthy
 from tests.render.support import TERMINAL, request_render, store_source
-from tests.support import spawn
 
-SECONDS, SIZE, RATE = 60, "1280x720", 30
+SIZE, RATE = "1280x720", 30
+ALL_STYLES: list[Style] = list(get_args(Style))
 USER, PROJECT, VIDEO = "bench", "p1", "v1"
 
 
-def make_source(path: Path) -> Path:
-    """60 s of 720p testsrc2 with a tone, encoded like a typical upload (H.264 veryfast, AAC)."""
+def make_source(path: Path, seconds: int) -> Path:
+    """720p testsrc2 with a tone, encoded like a typical upload (H.264 veryfast, AAC)."""
     subprocess.run(
         [ffmpeg_exe(), "-v", "error", "-y",
-         "-f", "lavfi", "-i", f"testsrc2=size={SIZE}:rate={RATE}:duration={SECONDS}",
-         "-f", "lavfi", "-i", f"sine=frequency=440:duration={SECONDS}",
+         "-f", "lavfi", "-i", f"testsrc2=size={SIZE}:rate={RATE}:duration={seconds}",
+         "-f", "lavfi", "-i", f"sine=frequency=440:duration={seconds}",
          "-c:v", "libx264", "-preset", "veryfast", "-c:a", "aac", str(path)],
         check=True,
     )  # fmt: skip
@@ -60,7 +63,9 @@ async def wait_ready(settings: Settings) -> None:
             await wait_healthy(http, f"http://127.0.0.1:{port}/readyz")
 
 
-async def render_once(settings: Settings, video: Path) -> tuple[float, float, dict[str, Any]]:
+async def render_once(
+    settings: Settings, video: Path, highlights: list[Highlight]
+) -> tuple[float, float, dict[str, Any]]:
     """(when the request was published, how long until ready, highlights.json)."""
     await wait_ready(settings)
     key = await store_source(settings, video, USER, PROJECT, VIDEO)
@@ -74,7 +79,8 @@ async def render_once(settings: Settings, video: Path) -> tuple[float, float, di
 
     await client.subscribe(topology_of(settings).render_status, cb=on_status)
     started = time.perf_counter()
-    await request_render(settings, key, None, f"render:{VIDEO}")
+    picked = [highlight.model_dump() for highlight in highlights]
+    await request_render(settings, key, picked, f"render:{VIDEO}")
     status = await asyncio.wait_for(outcome, 1800)
     ready = time.perf_counter() - started
     await client.close()
@@ -125,22 +131,27 @@ async def upload_to_ready(settings: Settings, video: Path) -> float:
     return time.perf_counter() - accepted
 
 
-def run(args: list[str]) -> str:
+def ffmpeg(args: list[str]) -> str:
     done = subprocess.run(args, check=True, stdin=subprocess.DEVNULL, capture_output=True)
     return done.stderr.decode(errors="replace")
 
 
-def run_directly(settings: Settings, video: Path, out: Path) -> tuple[float, list[Highlight]]:
-    """Render's ffmpeg commands one after another: probe and analyse the source, pick the same
-    highlights from the log, then encode and thumbnail each clip. (wall time, highlights)"""
-    started = time.perf_counter()
-    duration = parse_probe(run(probe_args(video))).duration
-    log = run(analysis_args(video, with_audio=True))
+def pick(video: Path) -> list[Highlight]:
+    """The three highlights render would pick, with all four styles each."""
+    duration = parse_probe(ffmpeg(probe_args(video))).duration
+    log = ffmpeg(analysis_args(video, with_audio=True))
     signal = Signal(parse_scene_changes(log), parse_loudness(log))
-    highlights = pick_highlights(duration, signal)
+    return [h.model_copy(update={"styles": ALL_STYLES}) for h in pick_highlights(duration, signal)]
+
+
+def run_directly(settings: Settings, video: Path, highlights: list[Highlight], out: Path) -> float:
+    """Render's ffmpeg commands one after another: probe the source, then encode and thumbnail
+    each clip. (wall time)"""
+    started = time.perf_counter()
+    parse_probe(ffmpeg(probe_args(video)))
     for args in clip_commands(settings, video, highlights, out):
-        run(args)
-    return time.perf_counter() - started, highlights
+        ffmpeg(args)
+    return time.perf_counter() - started
 
 
 def clip_commands(
@@ -163,43 +174,39 @@ def clip_commands(
     return commands
 
 
-def report(settings: Settings, manifest: dict[str, Any], times: dict[str, float]) -> None:
+def rows(settings: Settings, manifest: dict[str, Any], times: dict[str, float]) -> list[Row]:
     highlights = manifest["highlights"]
     spans = ", ".join(f"{h['start']:g}-{h['end']:g} s" for h in highlights)
     clips = sum(len(h["clips"]) for h in highlights)
     direct = (times["before"] + times["after"]) / 2
-    slots = settings.render_concurrency
-    print(f"clips                               {clips} ({spans}; original + vertical)")
-    print(f"preset / RENDER_CONCURRENCY         {settings.render_preset} / {slots}")
-    print(f"RenderRequest -> RenderStatus ready {times['ready']:7.2f} s")
-    print(f"RenderRequest -> all tracked        {times['tracked']:7.2f} s")
-    print(f"same ffmpeg commands in a loop      {direct:7.2f} s  (before {times['before']:.2f},"
-          f" after {times['after']:.2f})")  # fmt: skip
-    print(f"ratio pipeline / direct             {times['ready'] / direct:7.2f}x")
-    print(f"upload accepted (202) -> ready      {times['upload']:7.2f} s")
+    what = f"render {len(highlights)} highlights x {len(ALL_STYLES)} styles ({clips} clips)"
+    note = (
+        f"{spans}; preset {settings.render_preset}, RENDER_CONCURRENCY="
+        f"{settings.render_concurrency}; loop {times['before']:.2f} s before, "
+        f"{times['after']:.2f} s after; every output tracked after {times['tracked']:.2f} s"
+    )
+    found = [
+        Row(f"{what}: RenderRequest → ready", times["ready"], "s",
+            "the same ffmpeg commands in a loop", direct, at_most=1.10, note=note),
+    ]  # fmt: skip
+    if "upload" in times:
+        found.append(Row("render: upload accepted (202) → ready", times["upload"], "s"))
+    return found
 
 
-def main() -> None:
+def run(scale: Scale) -> list[Row]:
     with tempfile.TemporaryDirectory(prefix="cliptrail-bench-render-") as temp:
         root = Path(temp)
-        settings = bench_settings(root).model_copy(update={"render_concurrency": 1})
-        print(f"bench: making a {SECONDS} s {SIZE} source...", flush=True)
-        video = make_source(root / "source.mp4")
+        settings = bench_settings(root, render_concurrency=1)
+        video = make_source(root / "source.mp4", scale.render_seconds)
+        highlights = pick(video)
         (root / "direct").mkdir()
-        before, highlights = run_directly(settings, video, root / "direct")
-        with system(settings, root) as processes:
-            processes.append(spawn("services.render.main", settings, root / "services.log"))
-            started, ready, manifest = asyncio.run(render_once(settings, video))
-            tracked = until_tracked(settings, manifest, started)
-            uploaded = asyncio.run(upload_to_ready(settings, video))
-        after, _ = run_directly(settings, video, root / "direct")
-    picked = [(h["start"], h["end"]) for h in manifest["highlights"]]
-    if picked != [(h.start, h.end) for h in highlights]:
-        raise SystemExit(f"bench: the pipeline picked {picked}, the direct loop {highlights}")
-    times = {"ready": ready, "tracked": tracked, "before": before, "after": after}
-    times["upload"] = uploaded
-    report(settings, manifest, times)
-
-
-if __name__ == "__main__":
-    main()
+        times = {"before": run_directly(settings, video, highlights, root / "direct")}
+        with system(settings, root) as stack:
+            stack.start("services.render.main", settings)
+            started, ready, manifest = asyncio.run(render_once(settings, video, highlights))
+            times |= {"ready": ready, "tracked": until_tracked(settings, manifest, started)}
+            if scale.name == "full":
+                times["upload"] = asyncio.run(upload_to_ready(settings, video))
+        times["after"] = run_directly(settings, video, highlights, root / "direct")
+    return rows(settings, manifest, times)
