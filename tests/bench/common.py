@@ -51,7 +51,7 @@ class Scale:
         if name == "full":
             return Scale("full", 1024, 10_000, 200, 10_000, 60)
         if name == "default":
-            return Scale("default", 256, 10_000, 200, 10_000, 24)
+            return Scale("default", 256, 10_000, 200, 10_000, 18)
         raise SystemExit(f"bench: BENCH_SCALE must be default or full, not {name!r}")
 
 

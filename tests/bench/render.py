@@ -1,12 +1,12 @@
-"""Render: one 720p source (24 s; 60 s at BENCH_SCALE=full) rendered into 3 highlights x 4 styles
+"""Render: one 720p source (18 s; 60 s at BENCH_SCALE=full) rendered into 3 highlights x 4 styles
 by the real pipeline, next to the very same ffmpeg commands run one after another in a plain
 loop (once before and once after the pipeline, so that a machine busy with something else shows
 as a spread).
 
 Everything runs on this machine: real nats-server, nanio and SecantusDB on free ports, storage,
-tracking, ingest and render as their own processes. The three highlights are picked once, the
-way render picks them; the source is stored through storage, then a RenderRequest naming them
-with all four styles goes on NATS. At full scale, an upload through ingest is also timed from
+tracking, ingest and render as their own processes. Three highlights, each a sixth of the
+source, are named in the request with all four styles: the source is stored through storage,
+then the RenderRequest goes on NATS. At full scale, an upload through ingest is also timed from
 its 202 to `ready` (render picks the highlights itself then).
 """
 
@@ -32,10 +32,9 @@ from libs.settings import Settings
 from libs.storage.keys import highlights_key
 from libs.storage.records import COLLECTION
 from libs.web.auth import issue_token
-from services.render.auto_highlights import parse_loudness, parse_scene_changes, pick_highlights
-from services.render.commands import analysis_args, encode_args, probe_args, thumbnail_args
+from services.render.commands import encode_args, probe_args, thumbnail_args
 from services.render.ffmpeg import parse_probe
-from services.render.model import EncodeJob, FrameSize, Signal
+from services.render.model import EncodeJob, FrameSize
 from tests.bench.common import Row, Scale, bench_settings, system, wait_healthy
 from tests.render.support import TERMINAL, request_render, store_source
 
@@ -136,12 +135,14 @@ def ffmpeg(args: list[str]) -> str:
     return done.stderr.decode(errors="replace")
 
 
-def pick(video: Path) -> list[Highlight]:
-    """The three highlights render would pick, with all four styles each."""
-    duration = parse_probe(ffmpeg(probe_args(video))).duration
-    log = ffmpeg(analysis_args(video, with_audio=True))
-    signal = Signal(parse_scene_changes(log), parse_loudness(log))
-    return [h.model_copy(update={"styles": ALL_STYLES}) for h in pick_highlights(duration, signal)]
+def three_highlights(seconds: int) -> list[Highlight]:
+    """Three highlights spread over the source (a sixth of it each), with all four styles."""
+    length = seconds / 6
+    starts = [round(seconds * n / 3 + length / 2, 3) for n in range(3)]
+    return [
+        Highlight(start=s, end=s + length, title=f"Highlight {n}", styles=ALL_STYLES)
+        for n, s in enumerate(starts, 1)
+    ]
 
 
 def run_directly(settings: Settings, video: Path, highlights: list[Highlight], out: Path) -> float:
@@ -199,7 +200,7 @@ def run(scale: Scale) -> list[Row]:
         root = Path(temp)
         settings = bench_settings(root, render_concurrency=1)
         video = make_source(root / "source.mp4", scale.render_seconds)
-        highlights = pick(video)
+        highlights = three_highlights(scale.render_seconds)
         (root / "direct").mkdir()
         times = {"before": run_directly(settings, video, highlights, root / "direct")}
         with system(settings, root) as stack:
