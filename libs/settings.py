@@ -74,7 +74,7 @@ class Settings(BaseSettings):
     multipart_sweep_seconds: float = Field(
         600.0, gt=0, validation_alias=_env("CLIPTRAIL_MULTIPART_SWEEP_SECONDS")
     )
-    tracking_batch_size: int = Field(200, validation_alias=_env("CLIPTRAIL_TRACKING_BATCH_SIZE"))
+    tracking_batch_size: int = Field(1000, validation_alias=_env("CLIPTRAIL_TRACKING_BATCH_SIZE"))
     reconcile_grace_seconds: float = Field(
         3600.0, validation_alias=_env("CLIPTRAIL_RECONCILE_GRACE_SECONDS")
     )

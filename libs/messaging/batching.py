@@ -1,4 +1,5 @@
-"""Gather items submitted concurrently into one write, each submitter awaiting its own fate."""
+"""Gather items submitted concurrently into one write (or one lookup), each submitter awaiting
+its own fate."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
+K = TypeVar("K")
 
 
 class MicroBatcher(Generic[T]):
@@ -51,3 +53,37 @@ class MicroBatcher(Generic[T]):
         for _, done in batch:
             if not done.done():
                 done.set_result(None)
+
+
+class BatchedLookup(Generic[K]):
+    """Membership questions asked concurrently, answered by one query. A question joins only a
+    query not yet sent, so each answer is as fresh as a query of its own would have been."""
+
+    def __init__(self, query: Callable[[list[K]], Awaitable[set[K]]]) -> None:
+        self._query = query
+        self._pending: dict[K, asyncio.Future[bool]] = {}
+        self._queries: set[asyncio.Task[None]] = set()  # strong references while in flight
+
+    async def contains(self, item: K) -> bool:
+        if not self._pending:
+            asyncio.get_running_loop().call_soon(self._send)
+        answer = self._pending.get(item)
+        if answer is None:
+            answer = self._pending[item] = asyncio.get_running_loop().create_future()
+        return await asyncio.shield(answer)
+
+    def _send(self) -> None:
+        batch, self._pending = self._pending, {}
+        task = asyncio.create_task(self._answer(batch))
+        self._queries.add(task)
+        task.add_done_callback(self._queries.discard)
+
+    async def _answer(self, batch: dict[K, asyncio.Future[bool]]) -> None:
+        try:
+            found = await self._query(list(batch))
+        except Exception as exc:
+            for answer in batch.values():
+                answer.set_exception(exc)
+            return
+        for item, answer in batch.items():
+            answer.set_result(item in found)

