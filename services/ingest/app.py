@@ -15,6 +15,9 @@ from libs.settings import Settings
 from libs.storage.fetch import ObjectFetcher
 from libs.storage.storage_client import StorageClient
 from libs.storage.tracking_client import TrackingClient
+from libs.web.auth import Authenticator, token_rules
+from libs.web.jwks import JwksKeys
+from libs.web.limits import fair_use, fair_use_middleware
 from libs.web.server import add_health_routes, problem_middleware
 from services.ingest.catalog import Catalog
 from services.ingest.catalog_sync import CatalogUnits, LocalUnits, SyncedUnits
@@ -55,8 +58,13 @@ def build_app(settings: Settings, deps: IngestDeps) -> web.Application:
         probe_video,
         settings.user_quota_bytes,
     )
-    secret = settings.auth_jwt_secret.get_secret_value()
-    app = web.Application(middlewares=[problem_middleware(to_problem), auth_middleware(secret)])
+    app = web.Application(
+        middlewares=[
+            problem_middleware(to_problem),
+            auth_middleware(authenticator(settings)),
+            fair_use_middleware(fair_use(settings), UPLOAD_ROUTES),
+        ]
+    )
     checks = {"nats": deps.bus.ping, "storage": fetcher.storage.ping, "tracking": tracking.ping}
     add_health_routes(app, checks)
     app.cleanup_ctx.append(_open(fetcher))
@@ -65,6 +73,12 @@ def build_app(settings: Settings, deps: IngestDeps) -> web.Application:
     events = IngestEvents(service, settings.work_dir)
     mount_edge(app, deps.bus, deps.topology, edge(events, deps.topology))
     return app
+
+
+def authenticator(settings: Settings) -> Authenticator:
+    url = settings.auth_jwks_url
+    keys = JwksKeys(url, settings.auth_jwks_min_refresh_seconds) if url else None
+    return Authenticator(token_rules(settings), keys)
 
 
 def _open(fetcher: ObjectFetcher) -> Callable[[web.Application], AsyncIterator[None]]:
@@ -79,6 +93,10 @@ def _units(settings: Settings, fetcher: ObjectFetcher) -> CatalogUnits:
     if not settings.catalog_sync:
         return LocalUnits(settings.cache_dir)
     return SyncedUnits(settings.cache_dir, settings.work_dir, fetcher)
+
+
+# Counted against CLIPTRAIL_MAX_CONCURRENT_UPLOADS (the route below, as aiohttp names it).
+UPLOAD_ROUTES = frozenset({"/api/v1/projects/{project_id}/videos"})
 
 
 def _add_api_routes(app: web.Application, api: IngestHandlers, debug: DebugHandlers) -> None:

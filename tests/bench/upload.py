@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import secrets
 import subprocess
 import sys
 import tempfile
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import aiohttp
 import psutil
+from pydantic import SecretStr
 from pymongo import MongoClient
 
 from deploy.servers import free_port, load_processes, placeholder_values, start_server, stop_process
@@ -41,6 +43,8 @@ def bench_settings(root: Path) -> Settings:
         tracking_health_port=free_port(),
         render_health_port=free_port(),
         log_level="warning",
+        auth_jwt_secret=SecretStr(secrets.token_urlsafe(32)),
+        rate_per_second=0,  # a benchmark measures throughput, not the fair-use limit
     )
 
 

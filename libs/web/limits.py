@@ -1,0 +1,67 @@
+"""The fair-use edge: 429 with `Retry-After` for a user over their rate or their uploads at once.
+
+It runs after authentication and keys on the user id; requests without a user (health, the
+OpenAPI document) are not counted. The arithmetic is libs/fairuse.py; limits are per replica.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Awaitable, Callable
+
+import structlog
+from aiohttp import web
+from aiohttp.typedefs import Middleware
+
+from libs.fairuse import FairUse, Rate
+from libs.settings import Settings
+from libs.web.auth import PRINCIPAL
+from libs.web.server import problem
+
+log = structlog.get_logger(__name__)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+# How long an upload takes is unknown; a client refused one should not ask again at once.
+UPLOAD_RETRY_AFTER_SECONDS = 5
+
+
+def fair_use(settings: Settings) -> FairUse:
+    rate = Rate(settings.rate_per_second, settings.rate_burst)
+    return FairUse(rate, settings.max_concurrent_uploads)
+
+
+def too_many(detail: str, wait_seconds: float) -> web.Response:
+    retry_after = max(1, math.ceil(wait_seconds))
+    log.debug("too_many_requests", detail=detail, retry_after=retry_after)
+    response = problem(429, "Too Many Requests", detail, retry_after=retry_after)
+    response.headers["Retry-After"] = str(retry_after)
+    return response
+
+
+def fair_use_middleware(limits: FairUse, upload_routes: frozenset[str]) -> Middleware:
+    """`upload_routes`: canonical paths (as aiohttp names them) whose POSTs are uploads."""
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        principal = request.get(PRINCIPAL)
+        if principal is None:
+            return await handler(request)
+        user = principal.user_id
+        wait = limits.admit(user)
+        if wait > 0:
+            return too_many("Too many requests; slow down.", wait)
+        if not _is_upload(request, upload_routes):
+            return await handler(request)
+        if not limits.start_upload(user):
+            detail = f"At most {limits.max_uploads} uploads at once per user."
+            return too_many(detail, UPLOAD_RETRY_AFTER_SECONDS)
+        try:
+            return await handler(request)
+        finally:
+            limits.end_upload(user)
+
+    return middleware
+
+
+def _is_upload(request: web.Request, upload_routes: frozenset[str]) -> bool:
+    resource = request.match_info.route.resource
+    return request.method == "POST" and resource is not None and resource.canonical in upload_routes
