@@ -52,7 +52,7 @@ def _redact_named(name: str, value: Any) -> Any:
     return REDACTED if _SECRET_NAMES.search(name) and value else redact_value(value)
 
 
-def _redact_processor(
+def redact_event(
     _logger: Any, _method: str, event: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
     for name, value in event.items():
@@ -61,7 +61,7 @@ def _redact_processor(
     return event
 
 
-def _redact_rendered_exception(
+def redact_exception(
     _logger: Any, _method: str, event: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
     """Tracebacks quote the messages of the exceptions they show."""
@@ -81,9 +81,9 @@ def configure_logging(service: str, level: str = "info") -> None:
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
-            _redact_processor,
+            redact_event,
             structlog.processors.format_exc_info,
-            _redact_rendered_exception,
+            redact_exception,
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(
