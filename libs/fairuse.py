@@ -1,4 +1,5 @@
-"""Fair use, as arithmetic: a token bucket per user, and a count of each user's uploads.
+"""Fair use, as arithmetic: a token bucket per user, and counted slots per user (uploads at
+once; refused requests held back before their answer, see libs/web/limits.py).
 
 A user's bucket holds up to `burst` tokens and refills at `per_second`; a request takes one,
 and a request that finds less than one waits (its answer is how long). The state lives in this
@@ -40,20 +41,41 @@ class Rate:
         return bucket.tokens + (now - bucket.updated) * self.per_second >= self.burst
 
 
+class Slots:
+    """At most `limit` at once per user (0: unlimited); users holding none are not stored."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.taken: dict[str, int] = {}
+
+    def take(self, user: str) -> bool:
+        count = self.taken.get(user, 0)
+        if 0 < self.limit <= count:
+            return False
+        self.taken[user] = count + 1
+        return True
+
+    def give_back(self, user: str) -> None:
+        count = self.taken.pop(user) - 1
+        if count:
+            self.taken[user] = count
+
+
 class FairUse:
     def __init__(
         self,
         rate: Rate,
         max_uploads: int,
+        max_held: int = 256,
         max_users: int = 100_000,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.rate = rate
-        self.max_uploads = max_uploads
+        self.uploads = Slots(max_uploads)
+        self.held = Slots(max_held)
         self.max_users = max_users
         self.clock = clock
         self.buckets: OrderedDict[str, Bucket] = OrderedDict()  # least recently seen first
-        self.uploads: dict[str, int] = {}
 
     def admit(self, user: str) -> float:
         """0.0: the request may go on; otherwise the seconds the user should wait."""
@@ -71,15 +93,3 @@ class FairUse:
             if len(self.buckets) < self.max_users and not self.rate.refilled(oldest, now):
                 return
             del self.buckets[user]
-
-    def start_upload(self, user: str) -> bool:
-        count = self.uploads.get(user, 0)
-        if 0 < self.max_uploads <= count:
-            return False
-        self.uploads[user] = count + 1
-        return True
-
-    def end_upload(self, user: str) -> None:
-        count = self.uploads.pop(user) - 1
-        if count:
-            self.uploads[user] = count

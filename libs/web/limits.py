@@ -2,10 +2,16 @@
 
 It runs after authentication and keys on the user id; requests without a user (health, the
 OpenAPI document) are not counted. The arithmetic is libs/fairuse.py; limits are per replica.
+
+A 429 for the rate is answered after a pause (HOLD_SECONDS, idle: no CPU). A client that honours
+Retry-After waits longer than that anyway; one that does not is slowed to one request per second
+per connection instead of taking the event loop from everybody else. Past `max_held` requests of
+one user held at once, the rest are answered without the pause (memory stays bounded).
 """
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import Awaitable, Callable
 
@@ -22,6 +28,7 @@ log = structlog.get_logger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 # How long an upload takes is unknown; a client refused one should not ask again at once.
 UPLOAD_RETRY_AFTER_SECONDS = 5
+HOLD_SECONDS = 1.0
 
 
 def fair_use(settings: Settings) -> FairUse:
@@ -48,18 +55,27 @@ def fair_use_middleware(limits: FairUse, upload_routes: frozenset[str]) -> Middl
         user = principal.user_id
         wait = limits.admit(user)
         if wait > 0:
-            return too_many("Too many requests; slow down.", wait)
+            return await _held(limits, user, too_many("Too many requests; slow down.", wait))
         if not _is_upload(request, upload_routes):
             return await handler(request)
-        if not limits.start_upload(user):
-            detail = f"At most {limits.max_uploads} uploads at once per user."
+        if not limits.uploads.take(user):
+            detail = f"At most {limits.uploads.limit} uploads at once per user."
             return too_many(detail, UPLOAD_RETRY_AFTER_SECONDS)
         try:
             return await handler(request)
         finally:
-            limits.end_upload(user)
+            limits.uploads.give_back(user)
 
     return middleware
+
+
+async def _held(limits: FairUse, user: str, answer: web.Response) -> web.Response:
+    if limits.held.take(user):
+        try:
+            await asyncio.sleep(HOLD_SECONDS)
+        finally:
+            limits.held.give_back(user)
+    return answer
 
 
 def _is_upload(request: web.Request, upload_routes: frozenset[str]) -> bool:

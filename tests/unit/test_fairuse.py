@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from libs.fairuse import Bucket, FairUse, Rate
+from libs.fairuse import Bucket, FairUse, Rate, Slots
 
 
 class Clock:
@@ -84,18 +84,18 @@ def test_memory_is_bounded_by_max_users() -> None:
     assert list(fair.buckets) == ["e", "f", "g"]
 
 
-def test_uploads_at_once_are_counted_per_user() -> None:
-    fair, _clock = limits(max_uploads=2)
-    assert fair.start_upload("a") and fair.start_upload("a")
-    assert not fair.start_upload("a")
-    assert fair.start_upload("b")
-    fair.end_upload("a")
-    assert fair.start_upload("a")
+def test_slots_are_counted_per_user() -> None:
+    slots = Slots(2)
+    assert slots.take("a") and slots.take("a")
+    assert not slots.take("a")
+    assert slots.take("b")
+    slots.give_back("a")
+    assert slots.take("a")
     for user in ("a", "a", "b"):
-        fair.end_upload(user)
-    assert fair.uploads == {}
+        slots.give_back(user)
+    assert slots.taken == {}
 
 
-def test_max_uploads_zero_is_unlimited() -> None:
-    fair, _clock = limits(max_uploads=0)
-    assert all(fair.start_upload("a") for _ in range(100))
+def test_zero_slots_is_unlimited() -> None:
+    slots = Slots(0)
+    assert all(slots.take("a") for _ in range(100))
