@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from types import FrameType
 
 from deploy.bootstrap import bootstrap
+from deploy.devsecret import with_jwt_secret
 from deploy.servers import (
     ProcessSpec,
     StackError,
@@ -87,6 +88,8 @@ class Stack:
     def _start_service(self, spec: ProcessSpec) -> None:
         read_end = self.lifeline[0]
         env = {**os.environ, PARENT_WATCH_ENV: str(read_end)}
+        if spec.name == "ingest":  # the only service that checks tokens gets the secret
+            env["AUTH_JWT_SECRET"] = self.settings.auth_jwt_secret.get_secret_value()
         process = subprocess.Popen(spec.argv, env=env, pass_fds=[read_end], start_new_session=True)
         self.services[spec.name] = (spec, process)
 
@@ -132,7 +135,7 @@ def announce(settings: Settings) -> None:
 
 
 def main() -> None:
-    stack = Stack(Settings())
+    stack = Stack(with_jwt_secret(Settings()))
     for sig in STOP_SIGNALS:
         signal.signal(sig, stack.request_stop)
     code = stack.run()

@@ -1,9 +1,11 @@
-"""`make token USER=alice [ADMIN=1]`: print a dev JWT signed with AUTH_JWT_SECRET."""
+"""`make token USER=alice [ADMIN=1]`: print a dev JWT signed with AUTH_JWT_SECRET (or, unset,
+with the secret `make run` generated under the data dir)."""
 
 from __future__ import annotations
 
 import argparse
 
+from deploy.devsecret import with_jwt_secret
 from libs.settings import Settings
 from libs.storage.keys import is_valid_id
 from libs.web.auth import issue_token
@@ -17,7 +19,7 @@ def main() -> None:
     args = parser.parse_args()
     if not is_valid_id(args.user):
         parser.error("the user id must match [A-Za-z0-9_-]{1,64}")
-    secret = Settings().auth_jwt_secret.get_secret_value()
+    secret = with_jwt_secret(Settings()).auth_jwt_secret.get_secret_value()
     print(issue_token(secret, args.user, admin=args.admin, ttl_seconds=args.ttl))
 
 

@@ -75,3 +75,7 @@ class ProblemError(CliptrailError):
         self.title = title
         self.detail = detail
         self.extra = extra
+
+
+class ConfigError(PermanentError):
+    """Settings a service refuses to start with (the message says which and why)."""

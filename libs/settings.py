@@ -31,7 +31,13 @@ class Settings(BaseSettings):
     nats_url: str = "nats://127.0.0.1:4222"
     mongodb_uri: str = "mongodb://127.0.0.1:27017"
     mongodb_db: str = "cliptrail"
-    auth_jwt_secret: SecretStr = SecretStr("cliptrail-dev-jwt-secret")
+    # Empty: HS256 tokens are not accepted (`make run` generates one, see deploy/devsecret.py).
+    auth_jwt_secret: SecretStr = SecretStr("")
+    auth_jwt_issuer: str = ""
+    auth_jwt_audience: str = ""
+    auth_jwks_url: str = ""
+    # A token with an unknown `kid` refetches the key set at most this often (key rotation).
+    auth_jwks_min_refresh_seconds: float = 10.0
 
     http_host: str = Field("127.0.0.1", validation_alias=_env("CLIPTRAIL_HTTP_HOST"))
     http_port: int = Field(8080, validation_alias=_env("CLIPTRAIL_HTTP_PORT"))
@@ -87,6 +93,13 @@ class Settings(BaseSettings):
     # Address space each ffmpeg process may take (RLIMIT_AS); past it the render fails.
     render_ffmpeg_memory_bytes: int = Field(
         1536 * 1024 * 1024, validation_alias=_env("RENDER_FFMPEG_MEMORY_BYTES")
+    )
+    # Fair use, per user and per ingest replica: requests per second (0: unlimited), the burst
+    # above that rate, and uploads at once (0: unlimited).
+    rate_per_second: float = Field(50.0, validation_alias=_env("CLIPTRAIL_RATE_PER_SECOND"))
+    rate_burst: int = Field(200, validation_alias=_env("CLIPTRAIL_RATE_BURST"))
+    max_concurrent_uploads: int = Field(
+        4, validation_alias=_env("CLIPTRAIL_MAX_CONCURRENT_UPLOADS")
     )
     log_level: str = Field("info", validation_alias=_env("CLIPTRAIL_LOG_LEVEL"))
 

@@ -15,6 +15,9 @@ from libs.storage.fetch import ObjectFetcher
 from libs.storage.storage_client import StorageClient
 from libs.storage.tracking_client import TrackingClient
 from libs.storage.transfer import Tuning, Uploader
+from libs.web.auth import Authenticator, token_rules
+from libs.web.jwks import JwksKeys
+from libs.web.limits import fair_use, fair_use_middleware
 from libs.web.server import add_health_routes, problem_middleware
 from services.ingest.catalog import Catalog
 from services.ingest.catalog_sync import CatalogUnits, LocalUnits, SyncedUnits
@@ -57,8 +60,13 @@ def build_app(settings: Settings, deps: IngestDeps) -> web.Application:
         settings.media_limits,
         settings.user_quota_bytes,
     )
-    secret = settings.auth_jwt_secret.get_secret_value()
-    app = web.Application(middlewares=[problem_middleware(to_problem), auth_middleware(secret)])
+    app = web.Application(
+        middlewares=[
+            problem_middleware(to_problem),
+            auth_middleware(authenticator(settings)),
+            fair_use_middleware(fair_use(settings), UPLOAD_ROUTES),
+        ]
+    )
     checks = {"nats": deps.bus.ping, "storage": fetcher.storage.ping, "tracking": tracking.ping}
     add_health_routes(app, checks)
     app.cleanup_ctx.append(fetcher.context)
@@ -70,11 +78,21 @@ def build_app(settings: Settings, deps: IngestDeps) -> web.Application:
     return app
 
 
+def authenticator(settings: Settings) -> Authenticator:
+    url = settings.auth_jwks_url
+    keys = JwksKeys(url, settings.auth_jwks_min_refresh_seconds) if url else None
+    return Authenticator(token_rules(settings), keys)
+
+
 def _units(settings: Settings, fetcher: ObjectFetcher, uploader: Uploader) -> CatalogUnits:
     cache = settings.scratch_dir("ingest") / "cache"
     if not settings.catalog_sync:
         return LocalUnits(cache)
     return SyncedUnits(cache, fetcher, uploader)
+
+
+# Counted against CLIPTRAIL_MAX_CONCURRENT_UPLOADS (the route below, as aiohttp names it).
+UPLOAD_ROUTES = frozenset({"/api/v1/projects/{project_id}/videos"})
 
 
 def _add_api_routes(app: web.Application, api: IngestHandlers, debug: DebugHandlers) -> None:

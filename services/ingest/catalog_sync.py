@@ -70,10 +70,14 @@ class LocalUnits:
 
     def __init__(self, cache_dir: Path) -> None:
         self._cache_dir = cache_dir
+        # One call at a time per user: a first call creates (migrates) the file, and two at
+        # once would both try.
+        self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
 
     async def read(self, user_id: str, work: Work[T]) -> T:
         path = database_path(self._cache_dir, user_id)
-        return (await asyncio.to_thread(_run, path, work))[0]
+        async with self._locks[user_id]:
+            return (await asyncio.to_thread(_run, path, work))[0]
 
     write = read
 

@@ -25,7 +25,7 @@ from libs.errors import (
 from libs.media.probe import NotAVideoError
 from libs.messaging.bus import Delivery
 from libs.messaging.events import RenderStatus, decode
-from libs.web.auth import Principal, authenticate
+from libs.web.auth import PRINCIPAL, Authenticator, Principal
 from services.ingest import uploads
 from services.ingest.service import (
     RENDER_MOVES,
@@ -35,17 +35,16 @@ from services.ingest.service import (
 )
 
 log = structlog.get_logger(__name__)
-PRINCIPAL = web.RequestKey("principal", Principal)
 PUBLIC_API = frozenset({"/api/v1/openapi.json"})
 
 
-def auth_middleware(secret: str) -> Callable[..., Awaitable[web.StreamResponse]]:
+def auth_middleware(auth: Authenticator) -> Callable[..., Awaitable[web.StreamResponse]]:
     @web.middleware
     async def middleware(
         request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
     ) -> web.StreamResponse:
         if request.path.startswith("/api/v1") and request.path not in PUBLIC_API:
-            principal = authenticate(secret, request.headers.get("Authorization"))
+            principal = await auth.authenticate(request.headers.get("Authorization"))
             request[PRINCIPAL] = principal
             structlog.contextvars.bind_contextvars(user_id=principal.user_id)
         return await handler(request)

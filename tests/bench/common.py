@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import secrets
 import subprocess
 import sys
 import time
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from pydantic import SecretStr
 
 from deploy.servers import (
     ProcessSpec,
@@ -135,6 +137,8 @@ def bench_settings(root: Path, **changes: Any) -> Settings:
         tracking_health_port=free_port(),
         render_health_port=free_port(),
         log_level="warning",
+        auth_jwt_secret=SecretStr(secrets.token_urlsafe(32)),
+        rate_per_second=0,  # a benchmark measures throughput, not the fair-use limit
         **changes,
     )
 

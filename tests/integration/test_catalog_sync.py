@@ -151,3 +151,20 @@ async def test_an_older_schema_is_migrated_and_stored_as_the_next_version(
     (tmp_path / "v2.sqlite").write_bytes(migrated)
     with closing(sqlite3.connect(tmp_path / "v2.sqlite")) as db:
         assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+async def test_a_new_users_first_requests_at_once_all_succeed(
+    settings: Settings, bucket: Any, http: ClientSession
+) -> None:
+    """The first call creates the user's catalog: many at once must not race to create it."""
+    for sync in (False, True):
+        isolated = settings.model_copy(update={"catalog_sync": sync, "rate_per_second": 0})
+        async with stack(isolated) as base:
+            user = bearer(isolated, f"new-{sync}".lower())
+            answers = await asyncio.gather(*(_status(http, base, user) for _ in range(24)))
+            assert answers == [200] * 24
+
+
+async def _status(http: ClientSession, base: str, headers: dict[str, str]) -> int:
+    async with http.get(f"{base}/api/v1/projects", headers=headers) as response:
+        return response.status

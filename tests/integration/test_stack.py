@@ -14,6 +14,7 @@ import re
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import time
@@ -25,6 +26,7 @@ import psutil
 import pytest
 from aiohttp import ClientSession
 
+from deploy.devsecret import SECRET_FILE
 from deploy.servers import StackError, check_port_free, free_port
 from tests.support import create_project, eventually, upload
 
@@ -41,7 +43,7 @@ MAKE_RUN = ["make", "-s", "-o", ".venv/.installed-stamp", "run"]
 def stack_env(tmp_path: Path) -> dict[str, str]:
     ports = {name: str(free_port()) for name in ("nats", "s3", "mongo", "http", "s", "t", "r")}
     return {
-        **os.environ,
+        **{name: value for name, value in os.environ.items() if name != "AUTH_JWT_SECRET"},
         "NATS_URL": f"nats://127.0.0.1:{ports['nats']}",
         "R2_ENDPOINT_URL": f"http://127.0.0.1:{ports['s3']}",
         "MONGODB_URI": f"mongodb://127.0.0.1:{ports['mongo']}",
@@ -167,6 +169,8 @@ async def test_run_serves_stops_cleanly_and_keeps_data(
     await eventually(lambda: _status(http, base, headers, project_id, video_id))
     before = await _listing(http, base, headers)
     assert await stop(running_stacks[0]) == (0, [])
+    secret = Path(stack_env["CLIPTRAIL_DATA_DIR"]) / SECRET_FILE  # generated on first start
+    assert stat.S_IMODE(secret.stat().st_mode) == 0o600
 
     data = Path(stack_env["CLIPTRAIL_DATA_DIR"])
     for service in ("ingest", "storage", "tracking", "render"):  # R2 is the source of truth:
@@ -175,7 +179,7 @@ async def test_run_serves_stops_cleanly_and_keeps_data(
     running_stacks.append(start_stack(stack_env, log))
     await up(http, stack_env, log, offset)
     assert await _status(http, base, headers, project_id, video_id)
-    assert await _listing(http, base, headers) == before
+    assert await _listing(http, base, headers) == before  # the first token still works
     assert await stop(running_stacks[1]) == (0, [])
 
 
