@@ -4,7 +4,6 @@ problem+json (`to_problem`); the rules themselves are in service.py."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +27,7 @@ from libs.messaging.bus import Delivery
 from libs.messaging.events import ObjectEvent, PushFailed, RenderStatus, decode
 from libs.storage.keys import InvalidKeyError, new_id, parse_key
 from libs.web.auth import Principal, authenticate
+from libs.web.bounds import read_json
 from services.ingest import uploads
 from services.ingest.service import (
     RENDER_MOVES,
@@ -61,10 +61,7 @@ def principal_of(request: web.Request) -> Principal:
 
 
 async def json_object(request: web.Request) -> dict[str, Any]:
-    try:
-        body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ProblemError(400, "Malformed JSON", "The request body is not valid JSON.") from exc
+    body = await read_json(request)
     if not isinstance(body, dict):
         raise ProblemError(422, "Invalid body", "The request body must be a JSON object.")
     return body
