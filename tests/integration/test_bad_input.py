@@ -241,3 +241,13 @@ async def test_past_the_parsers_hard_cap_aiohttp_itself_answers_a_plain_400(
     async with http.get(f"{api}/healthz", headers=headers) as response:
         assert response.status == 400
         assert response.content_type == "text/plain"
+
+
+@pytest.mark.parametrize("limit", ["²", "9" * 5000, "-1", "1e3"])
+async def test_a_debug_limit_that_is_not_plain_digits_is_422(
+    api: str, http: ClientSession, settings: Settings, limit: str
+) -> None:
+    url = f"{api}/api/v1/debug/r2-file-paths/p1"
+    root = bearer(settings, "root", admin=True)
+    async with http.get(url, params={"limit": limit}, headers=root) as response:
+        await problem_of(response, 422)
