@@ -109,16 +109,15 @@ def moto_url(
         stop_process(process)
 
 
-@pytest.fixture
-def settings(request: pytest.FixtureRequest, server_settings: Settings, tmp_path: Path) -> Settings:
-    refuse_unless_integration(request)
+def isolated(server_settings: Settings, data_dir: Path) -> Settings:
+    """Settings of its own: NATS prefix, bucket, database, data dir, JWT secret, free ports."""
     tag = uuid.uuid4().hex[:10]
     return server_settings.model_copy(
         update={
             "nats_prefix": f"t{tag}.",
             "r2_bucket_name": f"test-{tag}",
             "mongodb_db": f"test_{tag}",
-            "data_dir": tmp_path / "data",
+            "data_dir": data_dir,
             "auth_jwt_secret": SecretStr(f"test-secret-{tag}-long-enough-for-hs256"),
             "ack_wait_seconds": 4.0,
             "retry_base_seconds": 0.2,
@@ -130,6 +129,12 @@ def settings(request: pytest.FixtureRequest, server_settings: Settings, tmp_path
             "render_health_port": 0,
         }
     )
+
+
+@pytest.fixture
+def settings(request: pytest.FixtureRequest, server_settings: Settings, tmp_path: Path) -> Settings:
+    refuse_unless_integration(request)
+    return isolated(server_settings, tmp_path / "data")
 
 
 @pytest_asyncio.fixture

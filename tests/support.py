@@ -24,6 +24,7 @@ from libs.storage.objects import StoredObject
 from libs.storage.storage_client import StorageClient
 from libs.storage.transfer import Tuning, Uploader
 from libs.web.auth import issue_token
+from libs.web.bounds import app_runner
 from services.ingest.app import IngestDeps
 from services.ingest.app import build_app as build_ingest
 from services.storage.app import StorageDeps
@@ -100,7 +101,7 @@ async def eventually(
 @contextlib.asynccontextmanager
 async def serving(app: web.Application) -> AsyncIterator[str]:
     """Run an app on a free port of a real socket; yield its base URL."""
-    runner = web.AppRunner(app, access_log=None)
+    runner = app_runner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()

@@ -14,6 +14,7 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 from libs.errors import CliptrailError, ProblemError
+from libs.web.bounds import app_runner, oversized
 
 log = structlog.get_logger(__name__)
 PROBLEM_JSON = "application/problem+json"
@@ -64,13 +65,15 @@ async def _answer(
     request: web.Request, handler: Handler, translate: Translate | None
 ) -> web.StreamResponse:
     try:
+        if (refusal := oversized(request)) is not None:
+            return _refused(refusal)
         return await handler(request)
     except ProblemError as exc:
         return _refused(exc)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        return problem(exc.status, exc.reason, exc.text or "")
+        return _http_problem(exc)
     except CliptrailError as exc:
         translated = translate(exc) if translate else None
         if translated is not None:
@@ -80,6 +83,17 @@ async def _answer(
     except Exception:
         log.exception("unhandled_error")
         return problem(500, "Internal Server Error", "An unexpected error was logged.")
+
+
+def _http_problem(exc: web.HTTPException) -> web.Response:
+    """aiohttp's own refusals (no route, a body past client_max_size), as problems."""
+    if not isinstance(exc, web.HTTPMethodNotAllowed):
+        return problem(exc.status, exc.reason, exc.text or "")
+    allowed = sorted(exc.allowed_methods)
+    detail = f"Allowed: {', '.join(allowed)}."
+    response = problem(405, exc.reason, detail, allowed_methods=allowed)
+    response.headers["Allow"] = ", ".join(allowed)
+    return response
 
 
 async def healthz(_request: web.Request) -> web.Response:
@@ -115,7 +129,7 @@ def add_health_routes(app: web.Application, checks: Mapping[str, Check]) -> None
 
 async def serve_until_signal(app: web.Application, host: str, port: int) -> None:
     """Run the app until SIGINT or SIGTERM, then clean up (cleanup_ctx closes resources)."""
-    runner = web.AppRunner(app, handle_signals=False, access_log=None)
+    runner = app_runner(app, handle_signals=False)
     await runner.setup()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

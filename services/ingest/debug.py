@@ -32,7 +32,8 @@ def query_flag(request: web.Request, name: str, default: bool) -> bool:
 
 def query_int(request: web.Request, name: str, default: int, low: int, high: int) -> int:
     raw = request.query.get(name, str(default))
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    # ASCII digits only: str.isdigit() admits "²", which int() refuses
+    if not re.fullmatch(r"[0-9]{1,9}", raw) or not low <= int(raw) <= high:
         raise ProblemError(422, "Invalid query", f"'{name}' must be from {low} to {high}.")
     return int(raw)
 

@@ -4,7 +4,6 @@ problem+json (`to_problem`); the rules themselves are in service.py."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +25,7 @@ from libs.media.probe import NotAVideoError
 from libs.messaging.bus import Delivery
 from libs.messaging.events import RenderStatus, decode
 from libs.web.auth import PRINCIPAL, Authenticator, Principal
+from libs.web.bounds import read_json
 from services.ingest import uploads
 from services.ingest.service import (
     RENDER_MOVES,
@@ -57,10 +57,7 @@ def principal_of(request: web.Request) -> Principal:
 
 
 async def json_object(request: web.Request) -> dict[str, Any]:
-    try:
-        body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ProblemError(400, "Malformed JSON", "The request body is not valid JSON.") from exc
+    body = await read_json(request)
     if not isinstance(body, dict):
         raise ProblemError(422, "Invalid body", "The request body must be a JSON object.")
     return body

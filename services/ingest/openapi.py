@@ -1,237 +1,252 @@
-"""The OpenAPI 3.1 document served at /api/v1/openapi.json (a test keeps it in step with routes)."""
+"""The OpenAPI 3.1 document served at /api/v1/openapi.json: exactly what the server accepts and
+answers (tests check it against the routes, the OpenAPI spec, and schemathesis runs)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-_PROBLEM = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+from libs.media.highlights import MAX_HIGHLIGHTS
+from libs.web.bounds import MAX_JSON_BYTES
+from services.ingest.schemas import ID, SCHEMAS, STYLES, ref
+from services.ingest.service import MAX_NAME
+from services.ingest.uploads import MAX_HIGHLIGHTS_BYTES
 
-
-def _json(ref: str) -> dict[str, Any]:
-    return {"application/json": {"schema": {"$ref": f"#/components/schemas/{ref}"}}}
+_PROBLEM = {"application/problem+json": {"schema": ref("Problem")}}
+_RETRY_AFTER = {
+    "Retry-After": {
+        "description": "Seconds to wait",
+        "schema": {"type": "string", "pattern": "^[0-9]+$"},
+    }
+}
+_WHY = {
+    400: "Malformed body",
+    401: "No, expired or bad bearer token",
+    403: "Not an admin",
+    404: "No such project or video (another user's included), or a malformed id",
+    409: "The video failed",
+    413: "Too large (body, upload, quota, highlights or a part header)",
+    414: "Request target too long",
+    415: "Unsupported content type or part encoding; or not a video",
+    422: "Well-formed but invalid",
+    429: "Too many requests",
+    431: "Header fields too large",
+    503: "A backing service does not answer",
+}
+_EVERYWHERE = (414, 431)
+_API = (401, 429, 503, *_EVERYWHERE)
 
 
 def _problems(*statuses: int) -> dict[str, Any]:
-    return {str(s): {"description": "Problem", "content": _PROBLEM} for s in (401, *statuses)}
+    answers: dict[str, Any] = {}
+    for status in sorted(set(statuses)):
+        answers[str(status)] = {"description": _WHY[status], "content": _PROBLEM}
+        if status in (429, 503):
+            answers[str(status)]["headers"] = _RETRY_AFTER
+    return answers
 
 
-def _answers(ok: str, ok_schema: str, *problems: int) -> dict[str, Any]:
-    return {ok: {"description": "Success", "content": _json(ok_schema)}} | _problems(*problems)
+def _ok(status: str, schema: str, description: str = "Success") -> dict[str, Any]:
+    return {
+        status: {
+            "description": description,
+            "content": {"application/json": {"schema": ref(schema)}},
+        }
+    }
 
 
-def _query(name: str, schema: dict[str, Any], description: str = "") -> dict[str, Any]:
+def _op(summary: str, answers: dict[str, Any], *problems: int, **more: Any) -> dict[str, Any]:
+    return {"summary": summary, "responses": answers | _problems(*_API, *problems), **more}
+
+
+def _path(name: str) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "schema": ID}
+
+
+def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
     return {"name": name, "in": "query", "schema": schema, "description": description}
 
 
-_ID = {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"}
-_PROJECT_ID = {"name": "project_id", "in": "path", "required": True, "schema": _ID}
-_VIDEO_ID = {"name": "video_id", "in": "path", "required": True, "schema": _ID}
-_HEALTH = {"200": {"description": "OK"}, "503": {"description": "Not ready", "content": _PROBLEM}}
-
-_CLIP_FIELDS = ("r2_key", "url", "thumbnail_r2_key", "thumbnail_url", "title", "description")
-SCHEMAS: dict[str, Any] = {
-    "Any": {"type": "object"},
-    "ClipList": {
-        "type": "object",
-        "properties": {
-            "clips": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "properties": {name: {"type": ["string", "null"]} for name in _CLIP_FIELDS}
-                    | {
-                        "style": {"enum": ["original", "vertical", "blur", "split"]},
-                        "start": {"type": "number"},
-                        "end": {"type": "number"},
-                        "size_bytes": {"type": "integer"},
-                    },
-                },
-            }
-        },
-    },
-    "Problem": {
-        "type": "object",
-        "properties": {k: {"type": "string"} for k in ("type", "title", "detail")}
-        | {"status": {"type": "integer"}},
-    },
-    "Project": {
-        "type": "object",
-        "properties": {
-            "project_id": _ID,
-            "name": {"type": "string"},
-            "created_at": {"type": "string"},
-        },
-    },
-    "ProjectList": {
-        "type": "object",
-        "properties": {
-            "projects": {"type": "array", "items": {"$ref": "#/components/schemas/Project"}}
-        },
-    },
-    "ProjectDetail": {
-        "allOf": [
-            {"$ref": "#/components/schemas/Project"},
-            {
-                "properties": {
-                    "videos": {"type": "array", "items": {"$ref": "#/components/schemas/Video"}}
-                }
-            },
-        ]
-    },
-    "Accepted": {
-        "type": "object",
-        "properties": {"video_id": _ID, "r2_key": {"type": "string"}, "status": {"type": "string"}},
-    },
-    "Video": {
-        "type": "object",
-        "properties": {
-            "video_id": _ID,
-            "status": {"enum": ["uploading", "stored", "rendering", "ready", "failed"]},
-            "r2_key": {"type": "string"},
-            "url": {"type": ["string", "null"]},
-            "size_bytes": {"type": ["integer", "null"]},
-            "content_type": {"type": ["string", "null"]},
-            "error": {"type": ["string", "null"]},
+_PROJECT_ID, _VIDEO_ID = _path("project_id"), _path("video_id")
+_PRINTABLE = {"type": "string", "pattern": "^[\\x20-\\x7e]{0,1024}$"}
+_FLAG = {"type": "boolean"}
+_NAME = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": MAX_NAME,
+    "pattern": "\\S",
+    "description": "Trimmed; no control characters",
+}
+_FILENAME = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": 255,
+    "pattern": "^[^/\\\\]+$",
+    "description": "A plain file name (kept for display); no control characters",
+}
+_HIGHLIGHT = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["start", "end", "title"],
+    "properties": {
+        "start": {"type": "number", "minimum": 0},
+        "end": {"type": "number", "exclusiveMinimum": 0, "description": "After start"},
+        "title": {"type": "string", "minLength": 1, "maxLength": 200},
+        "description": {"type": "string", "maxLength": 2000},
+        "styles": {
+            "type": "array",
+            "items": {"enum": list(STYLES)},
+            "minItems": 1,
+            "maxItems": len(STYLES),
+            "uniqueItems": True,
         },
     },
 }
-
+_HIGHLIGHTS = {
+    "type": "array",
+    "maxItems": MAX_HIGHLIGHTS,
+    "items": _HIGHLIGHT,
+    "description": f"At most {MAX_HIGHLIGHTS_BYTES} bytes; within the video, not overlapping",
+}
+_BINARY = {"schema": {"type": "string", "format": "binary"}}
 _UPLOAD_BODY = {
     "required": True,
     "content": {
-        "video/*": {"schema": {"type": "string", "format": "binary"}},
-        "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+        "video/*": _BINARY,
+        "application/octet-stream": _BINARY,
         "multipart/form-data": {
             "schema": {
                 "type": "object",
                 "required": ["file"],
+                "additionalProperties": False,
                 "properties": {
                     "file": {"type": "string", "format": "binary"},
-                    "highlights": {"type": "string", "description": "JSON list of highlights"},
+                    "highlights": _HIGHLIGHTS,
                 },
-            }
+            },
+            "encoding": {
+                "file": {"contentType": "video/*"},
+                "highlights": {"contentType": "application/json"},
+            },
         },
     },
 }
+_NEW_PROJECT = {
+    "required": True,
+    "description": f"At most {MAX_JSON_BYTES} bytes",
+    "content": {
+        "application/json": {
+            "schema": {"type": "object", "required": ["name"], "properties": {"name": _NAME}}
+        }
+    },
+}
+_HEALTH: dict[str, Any] = {"security": [], "responses": _problems(*_EVERYWHERE)}
 
 PATHS: dict[str, Any] = {
-    "/healthz": {"get": {"summary": "Liveness", "security": [], "responses": _HEALTH}},
+    "/healthz": {
+        "get": {
+            "summary": "Liveness",
+            **_HEALTH,
+            "responses": _ok("200", "Alive") | _HEALTH["responses"],
+        }
+    },
     "/readyz": {
         "get": {
-            "summary": "Readiness of NATS, object store, MongoDB",
-            "security": [],
-            "responses": _HEALTH,
+            "summary": "Readiness of NATS, storage and tracking",
+            **_HEALTH,
+            "responses": _ok("200", "Ready") | _problems(503, *_EVERYWHERE),
         }
     },
     "/api/v1/openapi.json": {
         "get": {
             "summary": "This document",
-            "security": [],
-            "responses": {"200": {"description": "OpenAPI 3.1"}},
+            **_HEALTH,
+            "responses": _ok("200", "Document") | _HEALTH["responses"],
         }
     },
     "/api/v1/projects": {
-        "post": {
-            "summary": "Create a project",
-            "requestBody": {
-                "required": True,
-                "content": {
-                    "application/json": {
-                        "schema": {
-                            "type": "object",
-                            "required": ["name"],
-                            "properties": {"name": {"type": "string", "maxLength": 200}},
-                        }
-                    }
-                },
-            },
-            "responses": _answers("201", "Project", 400, 422),
-        },
-        "get": {"summary": "List your projects", "responses": _answers("200", "ProjectList")},
+        "post": _op(
+            "Create a project",
+            _ok("201", "Project", "Created"),
+            400,
+            413,
+            415,
+            422,
+            requestBody=_NEW_PROJECT,
+        ),
+        "get": _op("List your projects", _ok("200", "ProjectList")),
     },
     "/api/v1/projects/{project_id}": {
         "parameters": [_PROJECT_ID],
-        "get": {
-            "summary": "A project and its videos",
-            "responses": _answers("200", "ProjectDetail", 404),
-        },
-        "delete": {
-            "summary": "Delete a project; its objects and records go in the background",
-            "responses": {"204": {"description": "Deleted"}} | _problems(404, 503),
-        },
+        "get": _op("A project and its videos", _ok("200", "ProjectDetail"), 404),
+        "delete": _op(
+            "Delete a project; its objects and records go in the background",
+            {"204": {"description": "Deleted"}},
+            404,
+        ),
     },
     "/api/v1/projects/{project_id}/videos": {
-        "parameters": [
-            _PROJECT_ID,
-            {"name": "filename", "in": "query", "schema": {"type": "string"}},
-        ],
-        "post": {
-            "summary": "Upload a video (raw body or multipart)",
-            "requestBody": _UPLOAD_BODY,
-            "responses": _answers("202", "Accepted", 404, 413, 415, 422, 503),
-        },
+        "parameters": [_PROJECT_ID, _query("filename", _FILENAME, "For a raw body")],
+        "post": _op(
+            "Upload a video (raw body, or multipart with file and highlights)",
+            _ok("202", "Accepted", "Received; stored and rendered in the background"),
+            400,
+            404,
+            413,
+            415,
+            422,
+            requestBody=_UPLOAD_BODY,
+        ),
     },
     "/api/v1/projects/{project_id}/videos/{video_id}": {
         "parameters": [_PROJECT_ID, _VIDEO_ID],
-        "get": {"summary": "A video's status and URL", "responses": _answers("200", "Video", 404)},
+        "get": _op("A video's status and URL", _ok("200", "Video"), 404),
+    },
+    "/api/v1/projects/{project_id}/videos/{video_id}/clips": {
+        "parameters": [_PROJECT_ID, _VIDEO_ID],
+        "get": _op(
+            "A ready video's clips with URLs; 202 while it is processed",
+            _ok("200", "ClipList") | _ok("202", "Processing", "Still being processed"),
+            404,
+            409,
+        ),
     },
 }
 
-
-_FLAG = {"type": "boolean"}
 _ADMIN = "Admin only (role admin), else 403."
 DEBUG_PATHS: dict[str, Any] = {
     "/api/v1/debug/r2-file-paths/{project_id}": {
         "parameters": [
             _PROJECT_ID,
-            _query("limit", {"type": "integer", "minimum": 1, "maximum": 1000}),
-            _query("cursor", {"type": "string"}, "next_cursor of the page before"),
+            _query("limit", {"type": "integer", "minimum": 1, "maximum": 1000}, "default 100"),
+            _query("cursor", _PRINTABLE, "next_cursor of the page before"),
         ],
-        "get": {
-            "summary": f"A project's records. {_ADMIN}",
-            "responses": _answers("200", "Any", 403, 422),
-        },
+        "get": _op(f"A project's records. {_ADMIN}", _ok("200", "RecordPage"), 403, 404, 422),
     },
     "/api/v1/debug/cleanup-project/{project_id}": {
         "parameters": [
             _PROJECT_ID,
             _query("dry_run", _FLAG, "default true"),
             _query("delete_records_only", _FLAG, "default false"),
-            _query("user_id", _ID, "the owner, when neither records nor a tombstone know it"),
+            _query(
+                "user_id",
+                {"type": "string", "pattern": "^[A-Za-z0-9_-]{0,64}$"},
+                "the owner, when neither records nor a tombstone know it",
+            ),
         ],
-        "post": {
-            "summary": f"Clean a project by hand. {_ADMIN}",
-            "responses": _answers("200", "Any", 403, 404, 422, 503),
-        },
+        "post": _op(f"Clean a project by hand. {_ADMIN}", _ok("200", "Report"), 403, 404, 422),
     },
     "/api/v1/debug/reconcile": {
         "parameters": [
             _query("dry_run", _FLAG, "default true"),
-            _query("prefix", {"type": "string"}),
+            _query("prefix", _PRINTABLE, "only keys under it"),
         ],
-        "post": {
-            "summary": f"Compare the bucket with the ledger. {_ADMIN}",
-            "responses": _answers("200", "Any", 403, 422, 503),
-        },
+        "post": _op(
+            f"Compare the bucket with the ledger. {_ADMIN}", _ok("200", "Report"), 403, 404, 422
+        ),
     },
     "/api/v1/debug/storage-usage": {
         "parameters": [_query("group_by", {"enum": ["user", "project"]}, "default user")],
-        "get": {
-            "summary": f"Bytes and objects from the ledger. {_ADMIN}",
-            "responses": _answers("200", "Any", 403, 422),
-        },
-    },
-}
-
-
-CLIP_PATHS: dict[str, Any] = {
-    "/api/v1/projects/{project_id}/videos/{video_id}/clips": {
-        "parameters": [_PROJECT_ID, _VIDEO_ID],
-        "get": {
-            "summary": "A ready video's clips with URLs; 202 while it is processed",
-            "responses": _answers("200", "ClipList", 404, 409)
-            | {"202": {"description": "Video is still being processed"}},
-        },
+        "get": _op(f"Bytes and objects from the ledger. {_ADMIN}", _ok("200", "Usage"), 403, 422),
     },
 }
 
@@ -240,7 +255,7 @@ def openapi_document() -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
         "info": {"title": "cliptrail", "version": "1.0.0"},
-        "paths": PATHS | CLIP_PATHS | DEBUG_PATHS,
+        "paths": PATHS | DEBUG_PATHS,
         "components": {
             "schemas": SCHEMAS,
             "securitySchemes": {
