@@ -65,6 +65,10 @@ class Settings(BaseSettings):
     # An encode may take this many times the clip's length (at least a minute) before it is killed.
     render_timeout_factor: float = Field(10.0, validation_alias=_env("RENDER_TIMEOUT_FACTOR"))
     log_level: str = Field("info", validation_alias=_env("CLIPTRAIL_LOG_LEVEL"))
+    # Off: no per-request metrics, spans or access lines (the benchmark's baseline).
+    telemetry: bool = Field(True, validation_alias=_env("CLIPTRAIL_TELEMETRY"))
+    # Set: spans are exported there over OTLP/HTTP; empty: not exported at all.
+    otlp_endpoint: str = Field("", validation_alias=_env("OTEL_EXPORTER_OTLP_ENDPOINT"))
 
     @property
     def s3_endpoint(self) -> str:

@@ -19,6 +19,7 @@ from aiobotocore.session import get_session
 from botocore.exceptions import BotoCoreError, ClientError
 
 from libs.errors import ConflictError, PermanentError, TransientError
+from libs.observability.metrics import MULTIPART_IN_FLIGHT, timed_transfer
 from libs.settings import Settings
 from libs.storage.objects import StoredObject
 from libs.storage.objectstore import (
@@ -192,6 +193,20 @@ class S3ObjectStore:
         condition: PutCondition | None = None,
     ) -> StoredObject:
         size = _size_of(path)
+        with timed_transfer("upload") as moved:
+            stored = await self._put_file(key, path, size, content_type, metadata, condition)
+            moved.bytes = size
+        return stored
+
+    async def _put_file(
+        self,
+        key: str,
+        path: Path,
+        size: int,
+        content_type: str,
+        metadata: dict[str, str],
+        condition: PutCondition | None,
+    ) -> StoredObject:
         if condition:
             # One PUT, verified by its own answer: a HEAD after it could already see the next
             # writer's version, which is exactly what a conditional write expects to happen.
@@ -264,20 +279,24 @@ class S3ObjectStore:
 
         async def one(number: int, offset: int) -> tuple[bytes, dict[str, Any]]:
             async with gate:
-                length = min(part, size - offset)
-                body, digest = await asyncio.to_thread(_read_part, path, offset, length)
-                reply = await s3_call(
-                    "UploadPart",
-                    self._s3.upload_part(
-                        Bucket=self.bucket,
-                        Key=key,
-                        UploadId=upload_id,
-                        PartNumber=number,
-                        Body=body,
-                        ContentMD5=_md5_b64(digest),
-                    ),
-                )
-                return digest, {"PartNumber": number, "ETag": reply["ETag"]}
+                with MULTIPART_IN_FLIGHT.track_inprogress():
+                    return await _upload(number, offset)
+
+        async def _upload(number: int, offset: int) -> tuple[bytes, dict[str, Any]]:
+            length = min(part, size - offset)
+            body, digest = await asyncio.to_thread(_read_part, path, offset, length)
+            reply = await s3_call(
+                "UploadPart",
+                self._s3.upload_part(
+                    Bucket=self.bucket,
+                    Key=key,
+                    UploadId=upload_id,
+                    PartNumber=number,
+                    Body=body,
+                    ContentMD5=_md5_b64(digest),
+                ),
+            )
+            return digest, {"PartNumber": number, "ETag": reply["ETag"]}
 
         results = await asyncio.gather(*(one(n, o) for n, o in enumerate(offsets, start=1)))
         await s3_call(

@@ -14,6 +14,7 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 from libs.errors import CliptrailError, ProblemError
+from libs.observability.http import instrument
 
 log = structlog.get_logger(__name__)
 PROBLEM_JSON = "application/problem+json"
@@ -107,10 +108,15 @@ async def failing_checks(checks: Mapping[str, Check]) -> dict[str, str]:
     return {name: error for name, error in zip(checks, results, strict=True) if error}
 
 
-def add_health_routes(app: web.Application, checks: Mapping[str, Check]) -> None:
+def add_health_routes(
+    app: web.Application, checks: Mapping[str, Check], telemetry: bool = True
+) -> None:
+    """/healthz, /readyz and /metrics on one port; with `telemetry`, every request is traced,
+    counted and logged (libs/observability/http.py)."""
     app[CHECKS] = checks
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+    instrument(app, telemetry)
 
 
 async def serve_until_signal(app: web.Application, host: str, port: int) -> None:

@@ -58,7 +58,7 @@ def build_app(settings: Settings, deps: IngestDeps) -> web.Application:
     secret = settings.auth_jwt_secret.get_secret_value()
     app = web.Application(middlewares=[problem_middleware(to_problem), auth_middleware(secret)])
     checks = {"nats": deps.bus.ping, "storage": fetcher.storage.ping, "tracking": tracking.ping}
-    add_health_routes(app, checks)
+    add_health_routes(app, checks, settings.telemetry)
     app.cleanup_ctx.append(_open(fetcher))
     handlers = IngestHandlers(service, settings.work_dir, settings.max_upload_bytes)
     _add_api_routes(app, handlers, DebugHandlers(tracking))

@@ -26,6 +26,7 @@ import structlog
 
 from libs.errors import CliptrailError, ConflictError, UnavailableError
 from libs.messaging.events import PushRequest
+from libs.observability.metrics import CATALOG_CONFLICTS
 from libs.storage.fetch import ObjectFetcher
 from libs.storage.keys import database_key
 from services.ingest.catalog_db import (
@@ -110,6 +111,7 @@ class SyncedUnits:
                 try:
                     return await self._write_once(user_id, work)
                 except ConflictError:
+                    CATALOG_CONFLICTS.inc()
                     log.info("catalog_conflict_reloading", user_id=user_id)
             raise unavailable("The catalog kept changing under this write; try again.")
 

@@ -67,6 +67,6 @@ def edge(handlers: RenderHandlers, topology: Topology) -> Edge:
 def build_app(settings: Settings, deps: RenderDeps) -> web.Application:
     handlers = RenderHandlers(build_service(settings, deps), deps.bus, deps.topology)
     app = web.Application(middlewares=[problem_middleware()])
-    add_health_routes(app, {"nats": deps.bus.ping})
+    add_health_routes(app, {"nats": deps.bus.ping}, settings.telemetry)
     mount_edge(app, deps.bus, deps.topology, edge(handlers, deps.topology))
     return app

@@ -11,6 +11,7 @@ import aiohttp
 
 from libs.errors import PermanentError, TransientError
 from libs.messaging.events import PushRequest
+from libs.observability.metrics import timed_transfer
 from libs.storage.objects import StoredObject
 from libs.storage.storage_client import StorageClient
 from services.render.workspace import Workspace
@@ -36,7 +37,9 @@ class Transfers:
                 http.get(url) as response,
             ):
                 _check_status(response.status)
-                await _save(response.content.iter_chunked(CHUNK_BYTES), dest)
+                with timed_transfer("download") as moved:
+                    await _save(response.content.iter_chunked(CHUNK_BYTES), dest)
+                    moved.bytes = response.content.total_bytes
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise TransientError(f"downloading the source failed: {exc!r}") from exc
 

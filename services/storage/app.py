@@ -47,6 +47,7 @@ def build_app(settings: Settings, deps: StorageDeps) -> web.Application:
     )
     handlers = StorageHandlers(service, deps.bus, deps.topology)
     app = web.Application(middlewares=[problem_middleware()])
-    add_health_routes(app, {"nats": deps.bus.ping, "object_store": deps.store.ping})
+    checks = {"nats": deps.bus.ping, "object_store": deps.store.ping}
+    add_health_routes(app, checks, settings.telemetry)
     mount_edge(app, deps.bus, deps.topology, edge(handlers, deps.topology))
     return app
