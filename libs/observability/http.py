@@ -83,11 +83,19 @@ def _record(
         route=route,
         status=status,
         bytes_in=request.content.total_bytes,
-        bytes_out=response.body_length if response is not None else 0,
+        bytes_out=_bytes_out(response),
         duration_seconds=round(seconds, 6),
         request_id=response.headers.get("X-Request-ID", "") if response is not None else "",
         user_hash=user_hash(user) if isinstance(user, str) else None,
     )
+
+
+def _bytes_out(response: web.StreamResponse | None) -> int:
+    """What a streamed answer wrote, or what a plain one is about to write (aiohttp sends it
+    after the middleware returns)."""
+    if response is None:
+        return 0
+    return response.body_length if response.prepared else response.content_length or 0
 
 
 def user_hash(user_id: str) -> str:
