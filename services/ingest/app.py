@@ -20,6 +20,7 @@ from services.ingest.catalog import Catalog
 from services.ingest.catalog_sync import CatalogUnits, LocalUnits, SyncedUnits
 from services.ingest.clips import ManifestReader
 from services.ingest.debug import DebugHandlers
+from services.ingest.docs import add_docs_routes
 from services.ingest.handlers import IngestEvents, IngestHandlers, auth_middleware, to_problem
 from services.ingest.openapi import openapi_document
 from services.ingest.service import IngestService
@@ -89,6 +90,7 @@ def _add_api_routes(app: web.Application, api: IngestHandlers, debug: DebugHandl
 
     routes = app.router
     routes.add_get("/api/v1/openapi.json", openapi)
+    add_docs_routes(app)
     routes.add_post("/api/v1/projects", api.create_project)
     routes.add_get("/api/v1/projects", api.list_projects)
     routes.add_get("/api/v1/projects/{project_id}", api.get_project)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from services.ingest.openapi_operations import annotate
+
 _PROBLEM = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
 
 
@@ -236,11 +238,41 @@ CLIP_PATHS: dict[str, Any] = {
 }
 
 
+_TEXT = {"schema": {"type": "string"}}
+SEE_INSIDE_PATHS: dict[str, Any] = {
+    "/metrics": {
+        "get": {
+            "summary": "Prometheus metrics (text format)",
+            "security": [],
+            "responses": {"200": {"description": "OK", "content": {"text/plain": _TEXT}}},
+        }
+    },
+    "/docs": {
+        "get": {
+            "summary": "These docs, interactive (Swagger UI, served offline)",
+            "security": [],
+            "responses": {"200": {"description": "OK", "content": {"text/html": _TEXT}}},
+        }
+    },
+    "/docs/{asset}": {
+        "parameters": [{"name": "asset", "in": "path", "required": True, "schema": _TEXT}],
+        "get": {
+            "summary": "A Swagger UI asset (script, stylesheet, icon)",
+            "security": [],
+            "responses": {
+                "200": {"description": "The file"},
+                "404": {"description": "No such asset", "content": _PROBLEM},
+            },
+        },
+    },
+}
+
+
 def openapi_document() -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
         "info": {"title": "cliptrail", "version": "1.0.0"},
-        "paths": PATHS | CLIP_PATHS | DEBUG_PATHS,
+        "paths": annotate(PATHS | CLIP_PATHS | DEBUG_PATHS | SEE_INSIDE_PATHS),
         "components": {
             "schemas": SCHEMAS,
             "securitySchemes": {
