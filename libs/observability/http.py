@@ -20,7 +20,7 @@ log = structlog.get_logger("access")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Sampler = Callable[[], Awaitable[None]]
 SAMPLERS = web.AppKey("metric_samplers", list[Sampler])
-SAMPLE_TIMEOUT_SECONDS = 2.0
+SAMPLE_TIMEOUT_SECONDS = 5.0  # above a readiness check's own 3 seconds
 UNMATCHED = "unmatched"  # 404s: never the raw path, which would be an unbounded label
 
 

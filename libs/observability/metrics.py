@@ -75,6 +75,9 @@ LEDGER_WRITES = _counter("ledger_records_written", "Ledger records written", "ac
 CLEANUP_DELETED = _counter("cleanup_objects_deleted", "Objects deleted by project cleanups")
 RECONCILE_ORPHANS = _gauge("reconcile_orphans", "Objects without a record, last reconcile")
 RECONCILE_GHOSTS = _gauge("reconcile_ghosts", "Records without an object, last reconcile")
+DEPENDENCY_UP = _gauge(
+    "dependency_up", "1 while a readiness check answers (sampled at scrape)", "dependency"
+)
 CATALOG_CONFLICTS = _counter(
     "catalog_sync_conflicts", "Catalog writes that lost a conditional write and were merged"
 )

@@ -14,7 +14,8 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 from libs.errors import CliptrailError, ProblemError
-from libs.observability.http import instrument
+from libs.observability.http import SAMPLERS, Sampler, instrument
+from libs.observability.metrics import DEPENDENCY_UP
 
 log = structlog.get_logger(__name__)
 PROBLEM_JSON = "application/problem+json"
@@ -117,6 +118,18 @@ def add_health_routes(
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     instrument(app, telemetry)
+    app[SAMPLERS].append(readiness_sampler(checks))
+
+
+def readiness_sampler(checks: Mapping[str, Check]) -> Sampler:
+    """At scrape time: which of the readiness checks answer (storage not answering, say)."""
+
+    async def sample() -> None:
+        failing = await failing_checks(checks)
+        for name in checks:
+            DEPENDENCY_UP.labels(name).set(0 if name in failing else 1)
+
+    return sample
 
 
 async def serve_until_signal(app: web.Application, host: str, port: int) -> None:

@@ -69,6 +69,7 @@ async def test_an_upload_shows_in_the_metrics(
         after
     )
     assert ("cliptrail_dead_letter_messages", frozenset()) in after
+    assert value(after, "cliptrail_dependency_up", dependency="storage") == 1
     assert value(after, "process_cpu_seconds_total") > 0
     for secret in (project, accepted["video_id"], "metrics-user"):
         assert secret not in text, f"an id leaked into a label: {secret}"
@@ -76,7 +77,7 @@ async def test_an_upload_shows_in_the_metrics(
 
 async def test_every_cliptrail_metric_is_named_the_prometheus_way() -> None:
     names = {f.name: f.type for f in REGISTRY.collect() if f.name.startswith("cliptrail_")}
-    assert len(names) == 18  # everything #13 asks for
+    assert len(names) == 19  # everything #13 asks for
     for name, kind in names.items():
         if kind == "histogram":
             assert name.endswith(("_seconds", "_bytes")), name
