@@ -26,6 +26,7 @@ bench: $(STAMP)
 	$(BIN)/python -m tests.bench.delete
 	$(BIN)/python -m tests.bench.catalog
 	$(BIN)/python -m tests.bench.render
+	$(BIN)/python -m tests.bench.observability
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
