@@ -102,6 +102,10 @@ class Settings(BaseSettings):
         4, validation_alias=_env("CLIPTRAIL_MAX_CONCURRENT_UPLOADS")
     )
     log_level: str = Field("info", validation_alias=_env("CLIPTRAIL_LOG_LEVEL"))
+    # Off: no per-request metrics, spans or access lines (the benchmark's baseline).
+    telemetry: bool = Field(True, validation_alias=_env("CLIPTRAIL_TELEMETRY"))
+    # Set: spans are exported there over OTLP/HTTP; empty: not exported at all.
+    otlp_endpoint: str = Field("", validation_alias=_env("OTEL_EXPORTER_OTLP_ENDPOINT"))
 
     @field_validator("max_video_pixels")
     @classmethod

@@ -14,13 +14,19 @@ tested against the real server (tests/contract/test_event_bus.py).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
-from collections.abc import Awaitable, Callable, Mapping
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
+from opentelemetry.trace import SpanKind
+
 from libs.errors import PermanentError, TransientError
 from libs.messaging.topology import ConsumerSpec, StreamSpec, Topology
+from libs.observability.metrics import HANDLER_SECONDS, MESSAGES
+from libs.observability.tracing import handling, trace_headers
 
 
 @dataclass(frozen=True)
@@ -60,6 +66,16 @@ class Subscriber:
     handler: Handler
     policy: RetryPolicy
     on_dead: OnDead | None = None
+    consumer: str = ""  # the durable name: the label of its metrics
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """A durable consumer's state as JetStream reports it."""
+
+    pending: int
+    ack_pending: int
+    redelivered: int
 
 
 @dataclass(frozen=True)
@@ -94,6 +110,10 @@ class EventBus(Protocol):
 
     async def ping(self) -> None: ...
 
+    async def backlog(self, spec: ConsumerSpec) -> Backlog: ...
+
+    async def stream_depth(self, stream: str) -> int: ...
+
 
 class Outcome:
     """What the delivery policy decided for one message."""
@@ -117,6 +137,22 @@ async def decide(handler: Handler, delivery: Delivery, policy: RetryPolicy) -> t
     return Outcome.ACK, ""
 
 
+@contextlib.asynccontextmanager
+async def handling_delivery(delivery: Delivery, subscriber: Subscriber) -> AsyncIterator[None]:
+    """The span of one delivery (child of the trace its headers carry), logs bound to it."""
+    with handling(delivery.headers, f"consume {subscriber.consumer}", SpanKind.CONSUMER):
+        yield
+
+
+async def decide_counted(subscriber: Subscriber, delivery: Delivery) -> tuple[str, str]:
+    """`decide`, with the handler's seconds and the outcome counted for the consumer."""
+    started = time.perf_counter()
+    outcome, reason = await decide(subscriber.handler, delivery, subscriber.policy)
+    HANDLER_SECONDS.labels(subscriber.consumer).observe(time.perf_counter() - started)
+    MESSAGES.labels(subscriber.consumer, outcome).inc()
+    return outcome, reason
+
+
 class InMemoryBus:
     """A small fake of the JetStream bus for unit tests of service logic (see the module doc
     for what it does not imitate)."""
@@ -125,7 +161,7 @@ class InMemoryBus:
         self.topology = topology
         self.policy = policy or RetryPolicy(base_seconds=0.0)
         self.dead_letters: list[DeadLetter] = []
-        self._log: list[tuple[str, bytes]] = []
+        self._log: list[tuple[str, bytes, dict[str, str]]] = []
         self._seen_ids: set[str] = set()
         self._responders: dict[str, Responder] = {}
         self._new_message = asyncio.Condition()
@@ -137,7 +173,7 @@ class InMemoryBus:
         if msg_id in self._seen_ids:
             return
         self._seen_ids.add(msg_id)
-        self._log.append((subject, payload))
+        self._log.append((subject, payload, trace_headers()))
         async with self._new_message:
             self._new_message.notify_all()
 
@@ -147,11 +183,12 @@ class InMemoryBus:
         position = 0
         while True:
             await self._wait_for_message_at(position)
-            subject, data = self._log[position]
+            subject, data, headers = self._log[position]
             position += 1
             if subject.startswith(spec.subject.removesuffix(">")):
-                subscriber = Subscriber(handler, self.policy.for_consumer(spec), on_dead)
-                await self._deliver(subject, data, subscriber)
+                policy = self.policy.for_consumer(spec)
+                subscriber = Subscriber(handler, policy, on_dead, spec.durable)
+                await self._deliver(Delivery(subject, data, 0, headers), subscriber)
 
     async def _wait_for_message_at(self, position: int) -> None:
         """Wait until the log holds a message at `position`."""
@@ -159,17 +196,18 @@ class InMemoryBus:
             while position >= len(self._log):
                 await self._new_message.wait()
 
-    async def _deliver(self, subject: str, data: bytes, subscriber: Subscriber) -> None:
+    async def _deliver(self, message: Delivery, subscriber: Subscriber) -> None:
         tries = 0
         while True:
             tries += 1
-            delivery = Delivery(subject, data, tries)
-            outcome, reason = await decide(subscriber.handler, delivery, subscriber.policy)
+            delivery = replace(message, num_delivered=tries)
+            async with handling_delivery(delivery, subscriber):
+                outcome, reason = await decide_counted(subscriber, delivery)
             if outcome == Outcome.RETRY:
                 await asyncio.sleep(subscriber.policy.delay(tries))
                 continue
             if outcome == Outcome.DEAD:
-                self.dead_letters.append(DeadLetter(subject, data, reason))
+                self.dead_letters.append(DeadLetter(message.subject, message.data, reason))
                 if subscriber.on_dead:
                     await subscriber.on_dead(delivery, reason)
             return
@@ -196,3 +234,11 @@ class InMemoryBus:
 
     async def ping(self) -> None:
         return None
+
+    async def backlog(self, spec: ConsumerSpec) -> Backlog:
+        return Backlog(0, 0, 0)  # the fake delivers as it publishes: nothing ever waits
+
+    async def stream_depth(self, stream: str) -> int:
+        if stream == self.topology.dead_letter_stream:
+            return len(self.dead_letters)
+        return len(self._log)

@@ -15,9 +15,11 @@ from nats.errors import NoRespondersError
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
 from nats.js.errors import BadRequestError
+from opentelemetry.trace import SpanKind
 
 from libs.errors import CliptrailError, TransientError
 from libs.messaging.bus import (
+    Backlog,
     Delivery,
     Handler,
     OnDead,
@@ -26,9 +28,11 @@ from libs.messaging.bus import (
     RetryPolicy,
     Subscriber,
     Unsubscribe,
-    decide,
+    decide_counted,
+    handling_delivery,
 )
 from libs.messaging.topology import ConsumerSpec, StreamSpec, Topology
+from libs.observability.tracing import handling, trace_headers
 
 log = structlog.get_logger(__name__)
 CLOSE_TIMEOUT_SECONDS = 5.0
@@ -63,7 +67,8 @@ class NatsBus:
 
     async def publish(self, subject: str, payload: bytes, *, msg_id: str) -> None:
         try:
-            await self._js.publish(subject, payload, headers={"Nats-Msg-Id": msg_id}, timeout=5)
+            headers = {"Nats-Msg-Id": msg_id, **trace_headers()}
+            await self._js.publish(subject, payload, headers=headers, timeout=5)
         except (NatsError, TimeoutError) as exc:
             raise TransientError(f"publish to {subject} failed: {exc!r}") from exc
 
@@ -81,7 +86,7 @@ class NatsBus:
         sub = await self._js.pull_subscribe(
             spec.subject, durable=spec.durable, stream=spec.stream, config=config
         )
-        subscriber = Subscriber(handler, self.policy.for_consumer(spec), on_dead)
+        subscriber = Subscriber(handler, self.policy.for_consumer(spec), on_dead, spec.durable)
         async for messages in self._batches(sub, spec.batch):
             await _drained(asyncio.gather(*(self._dispatch(m, subscriber) for m in messages)))
 
@@ -105,12 +110,16 @@ class NatsBus:
         with structlog.contextvars.bound_contextvars(
             event_id=delivery.headers.get("Nats-Msg-Id"), subject=msg.subject
         ):
-            async with self._keep_alive(msg):
-                outcome, reason = await decide(subscriber.handler, delivery, subscriber.policy)
-            try:
-                await self._settle(msg, delivery, outcome, reason, subscriber)
-            except (NatsError, TimeoutError, CliptrailError) as exc:
-                log.warning("settle_failed_redelivery_follows", error=repr(exc))
+            async with handling_delivery(delivery, subscriber):
+                await self._handle(msg, delivery, subscriber)
+
+    async def _handle(self, msg: Msg, delivery: Delivery, subscriber: Subscriber) -> None:
+        async with self._keep_alive(msg):
+            outcome, reason = await decide_counted(subscriber, delivery)
+        try:
+            await self._settle(msg, delivery, outcome, reason, subscriber)
+        except (NatsError, TimeoutError, CliptrailError) as exc:
+            log.warning("settle_failed_redelivery_follows", error=repr(exc))
 
     async def _settle(
         self, msg: Msg, delivery: Delivery, outcome: str, reason: str, subscriber: Subscriber
@@ -133,6 +142,7 @@ class NatsBus:
             "Nats-Msg-Id": f"dead:{msg.metadata.stream}:{seq}",
             "Cliptrail-Error": reason[:1000],
             "Cliptrail-Original-Subject": msg.subject,
+            **trace_headers(),
         }
         await self._js.publish(
             self.topology.dead_letter(msg.subject), msg.data, headers=headers, timeout=5
@@ -166,7 +176,9 @@ class NatsBus:
         give_up = asyncio.get_running_loop().time() + min(timeout, NO_RESPONDER_SECONDS)
         while True:
             try:
-                return (await self._nc.request(subject, payload, timeout=timeout)).data
+                headers = trace_headers() or None
+                reply = await self._nc.request(subject, payload, timeout=timeout, headers=headers)
+                return reply.data
             except NoRespondersError as exc:
                 # A responder that is starting or restarting is usually there a moment later.
                 if asyncio.get_running_loop().time() + wait > give_up:
@@ -178,7 +190,10 @@ class NatsBus:
 
     async def serve(self, subject: str, responder: Responder) -> Unsubscribe:
         async def respond(msg: Msg) -> None:
-            with contextlib.suppress(NatsError):
+            with (
+                handling(msg.headers or {}, f"answer {subject}", SpanKind.SERVER),
+                contextlib.suppress(NatsError),
+            ):
                 await msg.respond(await responder(msg.data))
 
         async def answer(msg: Msg) -> None:
@@ -194,6 +209,13 @@ class NatsBus:
                 await subscription.unsubscribe()
 
         return unsubscribe
+
+    async def backlog(self, spec: ConsumerSpec) -> Backlog:
+        info = await self._js.consumer_info(spec.stream, spec.durable)
+        return Backlog(info.num_pending or 0, info.num_ack_pending or 0, info.num_redelivered or 0)
+
+    async def stream_depth(self, stream: str) -> int:
+        return (await self._js.stream_info(stream)).state.messages
 
     async def ping(self) -> None:
         if not self._nc.is_connected:

@@ -14,6 +14,7 @@ drains the consumers (messages in hand settle, for a bounded time) and cancels t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +26,8 @@ from pydantic import BaseModel
 from libs.messaging.bus import EventBus, Handler, OnDead, Unsubscribe
 from libs.messaging.rpc import responder
 from libs.messaging.topology import Topology
+from libs.observability import metrics as m
+from libs.observability.http import SAMPLERS, Sampler
 
 log = structlog.get_logger(__name__)
 RESTART_AFTER_SECONDS = 1.0
@@ -106,6 +109,23 @@ def mount_edge(app: web.Application, bus: EventBus, topology: Topology, edge: Ed
         await asyncio.gather(*tasks, return_exceptions=True)
 
     app.cleanup_ctx.append(context)
+    app.setdefault(SAMPLERS, []).append(backlog_sampler(bus, topology, edge))
+
+
+def backlog_sampler(bus: EventBus, topology: Topology, edge: Edge) -> Sampler:
+    """At scrape time: each consumer's backlog and the dead-letter stream's depth."""
+
+    async def sample() -> None:
+        for entry in edge.consumes:
+            spec = topology.consumer(entry.durable, entry.subject, entry.batch, entry.give_up)
+            with contextlib.suppress(Exception):  # not created yet, or NATS away: keep the last
+                backlog = await bus.backlog(spec)
+                m.CONSUMER_PENDING.labels(entry.durable).set(backlog.pending)
+                m.CONSUMER_ACK_PENDING.labels(entry.durable).set(backlog.ack_pending)
+                m.CONSUMER_REDELIVERED.labels(entry.durable).set(backlog.redelivered)
+        m.DEAD_LETTERS.set(await bus.stream_depth(topology.dead_letter_stream))
+
+    return sample
 
 
 async def serve_answers(bus: EventBus, topology: Topology, edge: Edge) -> list[Unsubscribe]:

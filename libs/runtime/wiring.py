@@ -14,6 +14,7 @@ from libs.logging import configure_logging
 from libs.messaging.bus import RetryPolicy
 from libs.messaging.nats_bus import NatsBus, connect_bus
 from libs.messaging.topology import Topology
+from libs.observability.tracing import configure_tracing
 from libs.runtime.lifeline import watch_parent
 from libs.settings import Settings
 from libs.storage.records import MongoRecordStore, mongo_records
@@ -57,6 +58,8 @@ def run_main(service: str, run: Callable[[Settings], Coroutine[Any, Any, None]])
     watch_parent()
     settings = Settings()
     configure_logging(service, settings.log_level)
+    if settings.telemetry:
+        configure_tracing(service, settings.otlp_endpoint)
     try:
         asyncio.run(run(settings))
     except CliptrailError as exc:

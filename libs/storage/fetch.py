@@ -10,6 +10,7 @@ from pathlib import Path
 from aiohttp import ClientError, ClientResponse, ClientSession, ClientTimeout
 
 from libs.errors import TransientError
+from libs.observability.metrics import timed_transfer
 from libs.storage.storage_client import StorageClient
 
 CHUNK_BYTES = 1024 * 1024
@@ -40,19 +41,23 @@ class ObjectFetcher:
             yield
 
     async def read(self, key: str) -> bytes:
-        async with self._get(key) as response:
-            body: bytes = await response.read()
-            return body
+        with timed_transfer("download") as moved:
+            async with self._get(key) as response:
+                body: bytes = await response.read()
+            moved.bytes = len(body)
+        return body
 
     async def download(self, key: str, dest: Path) -> None:
         """Stream an object to `dest` (its directory must exist)."""
-        async with self._get(key) as response:
-            out = await asyncio.to_thread(dest.open, "wb")
-            try:
-                async for chunk in response.content.iter_chunked(CHUNK_BYTES):
-                    await asyncio.to_thread(out.write, chunk)
-            finally:
-                await asyncio.to_thread(out.close)
+        with timed_transfer("download") as moved:
+            async with self._get(key) as response:
+                out = await asyncio.to_thread(dest.open, "wb")
+                try:
+                    async for chunk in response.content.iter_chunked(CHUNK_BYTES):
+                        await asyncio.to_thread(out.write, chunk)
+                        moved.bytes += len(chunk)
+                finally:
+                    await asyncio.to_thread(out.close)
 
     @contextlib.asynccontextmanager
     async def _get(self, key: str) -> AsyncIterator[ClientResponse]:

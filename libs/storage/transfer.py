@@ -24,6 +24,7 @@ from aiohttp import ClientError, ClientSession, ClientTimeout
 
 from libs.errors import ConflictError, PermanentError, TransientError
 from libs.messaging.events import NewObject, PutUrlRequest, UploadedPart
+from libs.observability.metrics import MULTIPART_IN_FLIGHT, timed_transfer
 from libs.storage.objects import StoredObject
 from libs.storage.storage_client import StorageClient
 
@@ -137,7 +138,10 @@ class Uploader:
         """PUT `data` to a presigned URL (tried a few times); return the ETag, checked."""
         for attempt in range(1, SEND_TRIES + 1):
             try:
-                return await self._send_once(url, data, digest, headers)
+                with timed_transfer("upload") as moved:
+                    etag = await self._send_once(url, data, digest, headers)
+                    moved.bytes = len(data)
+                return etag
             except TransientError as exc:
                 if attempt == SEND_TRIES:
                     raise
@@ -202,7 +206,8 @@ class MultipartUpload:
 
     async def _send_part(self, number: int, data: bytes, slots: asyncio.Semaphore) -> None:
         try:
-            self.done.append(await self.send_part(number, data))
+            with MULTIPART_IN_FLIGHT.track_inprogress():
+                self.done.append(await self.send_part(number, data))
             self.size += len(data)
         finally:
             slots.release()

@@ -14,6 +14,8 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 from libs.errors import CliptrailError, ProblemError
+from libs.observability.http import SAMPLERS, Sampler, instrument
+from libs.observability.metrics import DEPENDENCY_UP
 from libs.web.bounds import app_runner, oversized
 
 log = structlog.get_logger(__name__)
@@ -121,10 +123,27 @@ async def failing_checks(checks: Mapping[str, Check]) -> dict[str, str]:
     return {name: error for name, error in zip(checks, results, strict=True) if error}
 
 
-def add_health_routes(app: web.Application, checks: Mapping[str, Check]) -> None:
+def add_health_routes(
+    app: web.Application, checks: Mapping[str, Check], telemetry: bool = True
+) -> None:
+    """/healthz, /readyz and /metrics on one port; with `telemetry`, every request is traced,
+    counted and logged (libs/observability/http.py)."""
     app[CHECKS] = checks
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+    instrument(app, telemetry)
+    app[SAMPLERS].append(readiness_sampler(checks))
+
+
+def readiness_sampler(checks: Mapping[str, Check]) -> Sampler:
+    """At scrape time: which of the readiness checks answer (storage not answering, say)."""
+
+    async def sample() -> None:
+        failing = await failing_checks(checks)
+        for name in checks:
+            DEPENDENCY_UP.labels(name).set(0 if name in failing else 1)
+
+    return sample
 
 
 async def serve_until_signal(app: web.Application, host: str, port: int) -> None:

@@ -23,6 +23,7 @@ from services.ingest.catalog import Catalog
 from services.ingest.catalog_sync import CatalogUnits, LocalUnits, SyncedUnits
 from services.ingest.clips import ManifestReader
 from services.ingest.debug import DebugHandlers
+from services.ingest.docs import add_docs_routes
 from services.ingest.handlers import IngestEvents, IngestHandlers, auth_middleware, to_problem
 from services.ingest.openapi import openapi_document
 from services.ingest.service import IngestService
@@ -68,7 +69,7 @@ def build_app(settings: Settings, deps: IngestDeps) -> web.Application:
         ]
     )
     checks = {"nats": deps.bus.ping, "storage": fetcher.storage.ping, "tracking": tracking.ping}
-    add_health_routes(app, checks)
+    add_health_routes(app, checks, settings.telemetry)
     app.cleanup_ctx.append(fetcher.context)
     app.cleanup_ctx.append(uploader.context)
     handlers = IngestHandlers(service, settings.max_upload_bytes)
@@ -103,6 +104,7 @@ def _add_api_routes(app: web.Application, api: IngestHandlers, debug: DebugHandl
 
     routes = app.router
     routes.add_get("/api/v1/openapi.json", openapi)
+    add_docs_routes(app)
     routes.add_post("/api/v1/projects", api.create_project)
     routes.add_get("/api/v1/projects", api.list_projects)
     routes.add_get("/api/v1/projects/{project_id}", api.get_project)

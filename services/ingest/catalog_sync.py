@@ -26,6 +26,7 @@ import structlog
 
 from libs.errors import CliptrailError, ConflictError, UnavailableError
 from libs.messaging.events import NewObject
+from libs.observability.metrics import CATALOG_CONFLICTS
 from libs.storage.fetch import ObjectFetcher
 from libs.storage.keys import database_key
 from libs.storage.transfer import Condition, Uploader
@@ -115,6 +116,7 @@ class SyncedUnits:
                 try:
                     return await self._write_once(user_id, work)
                 except ConflictError:
+                    CATALOG_CONFLICTS.inc()
                     log.info("catalog_conflict_reloading", user_id=user_id)
             raise unavailable("The catalog kept changing under this write; try again.")
 

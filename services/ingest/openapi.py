@@ -7,6 +7,7 @@ from typing import Any
 
 from libs.media.highlights import MAX_HIGHLIGHTS
 from libs.web.bounds import MAX_JSON_BYTES
+from services.ingest.openapi_operations import annotate
 from services.ingest.schemas import ID, SCHEMAS, STYLES, ref
 from services.ingest.service import MAX_NAME
 from services.ingest.uploads import MAX_HIGHLIGHTS_BYTES
@@ -251,11 +252,41 @@ DEBUG_PATHS: dict[str, Any] = {
 }
 
 
+_TEXT = {"schema": {"type": "string"}}
+SEE_INSIDE_PATHS: dict[str, Any] = {
+    "/metrics": {
+        "get": {
+            "summary": "Prometheus metrics (text format)",
+            "security": [],
+            "responses": {"200": {"description": "OK", "content": {"text/plain": _TEXT}}},
+        }
+    },
+    "/docs": {
+        "get": {
+            "summary": "These docs, interactive (Swagger UI, served offline)",
+            "security": [],
+            "responses": {"200": {"description": "OK", "content": {"text/html": _TEXT}}},
+        }
+    },
+    "/docs/{asset}": {
+        "parameters": [{"name": "asset", "in": "path", "required": True, "schema": _TEXT}],
+        "get": {
+            "summary": "A Swagger UI asset (script, stylesheet, icon)",
+            "security": [],
+            "responses": {
+                "200": {"description": "The file"},
+                "404": {"description": "No such asset", "content": _PROBLEM},
+            },
+        },
+    },
+}
+
+
 def openapi_document() -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
         "info": {"title": "cliptrail", "version": "1.0.0"},
-        "paths": PATHS | DEBUG_PATHS,
+        "paths": annotate(PATHS | DEBUG_PATHS | SEE_INSIDE_PATHS),
         "components": {
             "schemas": SCHEMAS,
             "securitySchemes": {

@@ -74,7 +74,7 @@ def build_app(settings: Settings, deps: RenderDeps) -> web.Application:
     )
     handlers = RenderHandlers(build_service(settings, transfers), deps.bus, deps.topology)
     app = web.Application(middlewares=[problem_middleware()])
-    add_health_routes(app, {"nats": deps.bus.ping})
+    add_health_routes(app, {"nats": deps.bus.ping}, settings.telemetry)
     app.cleanup_ctx.append(transfers.fetcher.context)
     app.cleanup_ctx.append(transfers.uploader.context)
     mount_edge(app, deps.bus, deps.topology, edge(handlers, deps.topology))

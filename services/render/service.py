@@ -20,6 +20,7 @@ from libs.media.highlights import Highlight
 from libs.media.limits import MediaLimits, check_limits
 from libs.media.probe import MediaInfo
 from libs.messaging.events import RenderRequest, RenderState
+from libs.observability.metrics import ENCODE_SECONDS, RENDERS
 from libs.storage.keys import highlights_key
 from libs.storage.objects import StoredObject
 from services.render.auto_highlights import pick_highlights
@@ -106,10 +107,12 @@ class RenderService:
             await self._render(request)
         except PermanentError as exc:
             log.warning("render_failed", error=str(exc))
+            RENDERS.labels("failed").inc()
             await report("failed", str(exc))
             return
         finally:
             await self.workspace.remove(request.video_id)
+        RENDERS.labels("ready").inc()
         await report("ready", None)
 
     async def _render(self, request: RenderRequest) -> None:
@@ -140,7 +143,8 @@ class RenderService:
     async def _produce(self, plan: ClipPlan, source: Path, source_probe: MediaInfo) -> MediaInfo:
         """Encode one clip and its thumbnail, and check both; nothing is pushed here."""
         clip, thumbnail = clip_path(source.parent, plan), thumbnail_path(source.parent, plan)
-        await self.media.encode(self._job(plan, source, clip, source_probe.has_audio))
+        with ENCODE_SECONDS.labels(plan.style).time():
+            await self.media.encode(self._job(plan, source, clip, source_probe.has_audio))
         await self.media.thumbnail(clip, thumbnail, plan.length)
         clip_probe = await self.media.probe(clip)
         check_clip(clip.name, clip_probe, plan.size, plan.length, source_probe)

@@ -48,7 +48,8 @@ def build_app(settings: Settings, deps: StorageDeps) -> web.Application:
     )
     handlers = StorageHandlers(StorageService(deps.store, deps.bus, deps.topology, timing))
     app = web.Application(middlewares=[problem_middleware()])
-    add_health_routes(app, {"nats": deps.bus.ping, "object_store": deps.store.ping})
+    checks = {"nats": deps.bus.ping, "object_store": deps.store.ping}
+    add_health_routes(app, checks, settings.telemetry)
     table = edge(handlers, deps.topology, settings.multipart_sweep_seconds)
     mount_edge(app, deps.bus, deps.topology, table)
     return app

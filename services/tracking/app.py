@@ -53,6 +53,7 @@ def build_app(settings: Settings, deps: TrackingDeps) -> web.Application:
         MicroBatcher[tuple[str, str]](service.forget_batch, batch),
     )
     app = web.Application(middlewares=[problem_middleware()])
-    add_health_routes(app, {"nats": deps.bus.ping, "mongodb": deps.records.ping})
+    checks = {"nats": deps.bus.ping, "mongodb": deps.records.ping}
+    add_health_routes(app, checks, settings.telemetry)
     mount_edge(app, deps.bus, deps.topology, edge(handlers, deps.topology, batch))
     return app

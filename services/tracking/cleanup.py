@@ -13,6 +13,7 @@ from typing import Any
 
 from libs.errors import TransientError
 from libs.messaging.events import KeyFailure, ObjectRef
+from libs.observability.metrics import CLEANUP_DELETED
 from libs.storage.keys import project_prefix
 from libs.storage.objects import FileRecord, StoredObject
 from libs.storage.records import PAGE, RecordStore
@@ -110,6 +111,7 @@ class ProjectCleaner:
         """Delete through storage; records go only for keys the bucket confirmed gone."""
         reply = await self.storage.delete(refs)
         report.deleted_objects += len(reply.deleted)
+        CLEANUP_DELETED.inc(len(reply.deleted))
         report.failed.extend(_failure(failure) for failure in reply.failed)
         await removals.start(reply.deleted)
 

@@ -19,6 +19,7 @@ from libs.messaging.events import (
     RecordsQuery,
     UsageQuery,
 )
+from libs.observability.metrics import LEDGER_WRITES, RECONCILE_GHOSTS, RECONCILE_ORPHANS
 from libs.storage.keys import check_id
 from libs.storage.objects import FileRecord, Usage, file_record
 from libs.storage.records import RecordStore, Tombstone
@@ -59,6 +60,7 @@ class TrackingService:
 
     async def record_batch(self, records: Sequence[FileRecord]) -> None:
         await self.records.upsert_many(records)
+        LEDGER_WRITES.labels("upsert").inc(len(records))
 
     async def is_deleted(self, project_id: str | None) -> bool:
         """Asked twice per created event: the questions of a burst share one query."""
@@ -76,6 +78,7 @@ class TrackingService:
     async def forget_batch(self, versions: Sequence[tuple[str, str]]) -> None:
         """Confirmed deletions: drop each record unless it now describes a newer object."""
         await self.records.delete_versions(versions)
+        LEDGER_WRITES.labels("delete").inc(len(versions))
 
     async def clean_project(self, request: CleanupRequest) -> CleanupReport:
         """The durable cleanup after a DELETE; raises (to be retried) while keys remain."""
@@ -97,7 +100,10 @@ class TrackingService:
 
     async def admin_reconcile(self, command: ReconcileCommand) -> ReconcileReport:
         reconciler = Reconciler(self.records, self.storage, self.reconcile_grace_seconds)
-        return await reconciler.run(command.prefix, command.dry_run)
+        report = await reconciler.run(command.prefix, command.dry_run)
+        RECONCILE_ORPHANS.set(report.counts["untracked"])
+        RECONCILE_GHOSTS.set(report.counts["missing"])
+        return report
 
     async def usage(self, query: UsageQuery) -> list[Usage]:
         if query.user_id is not None:
