@@ -1,8 +1,8 @@
 """`make bench`: run every benchmark, print one table, write bench/results.json.
 
 `python -m tests.bench [name ...]` runs only the named ones (upload, delete, events, catalog,
-render, probe, observability) and then only prints. BENCH_SCALE=full runs them at full size (the 1 GiB upload, the
-60 s render source); the default fits in 10 minutes on 2 cores.
+render, probe, observability) and then only prints. BENCH_SCALE=full runs them at full size
+(the 1 GiB upload, the 60 s render source); the default fits in 10 minutes on 2 cores.
 """
 
 from __future__ import annotations
