@@ -9,7 +9,7 @@ from aiohttp import web
 
 from libs.media.probe import probe_video
 from libs.messaging.bus import EventBus
-from libs.messaging.topology import Topology
+from libs.messaging.topology import INGEST, Topology
 from libs.runtime.edge import Edge, consume, mount_edge
 from libs.settings import Settings
 from libs.storage.fetch import ObjectFetcher
@@ -33,13 +33,11 @@ class IngestDeps:
 
 def edge(events: IngestEvents, topology: Topology) -> Edge:
     return Edge(
-        consume(topology.object_created, durable="ingest-created",
-                handler=events.on_object_created),
-        consume(topology.push_failed, durable="ingest-push-failed",
-                handler=events.on_push_failed),
+        INGEST,
+        consume(topology.object_created, handler=events.on_object_created),
+        consume(topology.push_failed, handler=events.on_push_failed),
         # One at a time: "rendering" must never overtake the "ready" that follows it.
-        consume(topology.render_status, durable="ingest-render-status",
-                handler=events.on_render_status, batch=1),
+        consume(topology.render_status, handler=events.on_render_status, batch=1),
     )  # fmt: skip
 
 

@@ -8,7 +8,7 @@ from aiohttp import web
 
 from libs.errors import CliptrailError
 from libs.messaging.bus import EventBus
-from libs.messaging.topology import Topology
+from libs.messaging.topology import RENDER, Topology
 from libs.runtime.edge import Edge, consume, mount_edge
 from libs.settings import Settings
 from libs.storage.storage_client import StorageClient
@@ -53,10 +53,10 @@ def build_service(settings: Settings, deps: RenderDeps) -> RenderService:
 
 def edge(handlers: RenderHandlers, topology: Topology) -> Edge:
     return Edge(
+        RENDER,
         # One video at a time; its encodes share the RENDER_CONCURRENCY slots.
         consume(
             topology.render_requested,
-            durable="render-requested",
             handler=handlers.on_render_requested,
             on_dead=handlers.on_render_dead,
             batch=1,

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from libs.messaging.bus import EventBus
-from libs.messaging.topology import Topology
+from libs.messaging.topology import STORAGE, Topology
 from libs.runtime.edge import Edge, answer, consume, mount_edge
 from libs.settings import Settings
 from libs.storage.objectstore import ObjectStore
@@ -25,9 +25,9 @@ class StorageDeps:
 
 def edge(handlers: StorageHandlers, topology: Topology) -> Edge:
     return Edge(
+        STORAGE,
         consume(
             topology.push,
-            durable="storage-push",
             handler=handlers.on_push,
             on_dead=handlers.on_push_dead,
             batch=4,

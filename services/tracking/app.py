@@ -8,7 +8,7 @@ from aiohttp import web
 
 from libs.messaging.batching import MicroBatcher
 from libs.messaging.bus import EventBus
-from libs.messaging.topology import Topology
+from libs.messaging.topology import TRACKING, Topology
 from libs.runtime.edge import Edge, answer, consume, mount_edge
 from libs.settings import Settings
 from libs.storage.objects import FileRecord
@@ -28,13 +28,11 @@ class TrackingDeps:
 
 def edge(handlers: TrackingHandlers, topology: Topology, batch: int) -> Edge:
     return Edge(
-        consume(topology.object_created, durable="tracking-created",
-                handler=handlers.on_object_created, batch=batch),
-        consume(topology.object_deleted, durable="tracking-deleted",
-                handler=handlers.on_object_deleted, batch=batch),
+        TRACKING,
+        consume(topology.object_created, handler=handlers.on_object_created, batch=batch),
+        consume(topology.object_deleted, handler=handlers.on_object_deleted, batch=batch),
         # A cleanup must finish: transient failures are retried for as long as it takes.
-        consume(topology.cleanup, durable="tracking-cleanup",
-                handler=handlers.on_cleanup, batch=1, give_up=False),
+        consume(topology.cleanup, handler=handlers.on_cleanup, batch=1, give_up=False),
         answer(topology.cleanup_rpc, handlers.cleanup_command),
         answer(topology.reconcile_rpc, handlers.reconcile_command),
         answer(topology.usage_rpc, handlers.usage),
