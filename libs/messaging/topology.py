@@ -16,6 +16,9 @@ from libs.messaging import events as ev
 
 INGEST, STORAGE, TRACKING, RENDER = "ingest", "storage", "tracking", "render"
 SERVICES = (INGEST, STORAGE, TRACKING, RENDER)
+# The one service that reads, replays and purges dead letters (for the admin CLI and endpoints);
+# replaying means publishing to every JetStream subject, so only it may.
+DEADLETTER_ADMIN = TRACKING
 
 
 @dataclass(frozen=True)

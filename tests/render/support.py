@@ -23,12 +23,13 @@ from libs.messaging.events import (
     decode,
     encode,
 )
-from libs.runtime.wiring import open_bus, topology_of
+from libs.messaging.topology import INGEST, RENDER
+from libs.runtime.wiring import topology_of
 from libs.settings import Settings
 from libs.storage.keys import source_key
 from services.render.app import RenderDeps
 from services.render.app import build_app as build_render
-from tests.support import serving
+from tests.support import connect_nats, service_bus, serving
 
 TERMINAL = ("ready", "failed")
 
@@ -122,7 +123,7 @@ def is_jpeg(path: Path) -> bool:
 
 @contextlib.asynccontextmanager
 async def render(settings: Settings) -> AsyncIterator[str]:
-    async with open_bus(settings, "render") as bus:
+    async with service_bus(settings, RENDER) as bus:
         deps = RenderDeps(bus=bus, topology=topology_of(settings))
         async with serving(build_render(settings, deps)) as url:
             yield url
@@ -135,7 +136,7 @@ async def store_source(settings: Settings, video: Path, user: str, project: str,
     shutil.copy(video, uploads / f"{vid}.mp4")
     key = source_key(user, project, vid, "mp4")
     push = PushRequest(local_path=f"uploads/{vid}.mp4", key=key, content_type="video/mp4")
-    async with open_bus(settings, "test-ingest") as bus:
+    async with service_bus(settings, INGEST) as bus:
         answer = await bus.request(topology_of(settings).push_rpc, encode(push), timeout=30)
     reply = decode(PushReply, answer)
     assert reply.error is None, reply.error
@@ -150,7 +151,7 @@ async def request_render(
     request = RenderRequest(
         user_id=user, project_id=project, video_id=vid, source_key=key, highlights=parsed
     )
-    async with open_bus(settings, "test-ingest") as bus:
+    async with service_bus(settings, INGEST) as bus:
         await bus.publish(topology_of(settings).render_requested, encode(request), msg_id=msg_id)
     return request
 
@@ -158,7 +159,7 @@ async def request_render(
 async def statuses_until(settings: Settings, finished: int, timeout: float = 60) -> list[str]:
     """Render statuses as published, until `finished` of them are ready or failed."""
     seen: list[RenderStatus] = []
-    client = await nats.connect(settings.nats_url)
+    client = await connect_nats(settings)
     try:
         sub = await client.jetstream().pull_subscribe(
             topology_of(settings).render_status, durable=None
