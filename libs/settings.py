@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -72,6 +72,18 @@ class Settings(BaseSettings):
     # An encode may take this many times the clip's length (at least a minute) before it is killed.
     render_timeout_factor: float = Field(10.0, validation_alias=_env("RENDER_TIMEOUT_FACTOR"))
     log_level: str = Field("info", validation_alias=_env("CLIPTRAIL_LOG_LEVEL"))
+
+    @field_validator(
+        "nats_nkey_seed_file",
+        "nats_creds_file",
+        "nats_tls_ca_file",
+        "nats_tls_cert_file",
+        "nats_tls_key_file",
+        mode="before",
+    )
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
 
     @property
     def s3_endpoint(self) -> str:
