@@ -9,13 +9,9 @@ from pathlib import Path
 
 import nkeys
 
-from libs.messaging.permissions import IDENTITIES, nats_authorization
+from libs.messaging.permissions import IDENTITIES, nats_authorization, seed_file
 
 BASE_CONFIG = Path(__file__).resolve().parent / "nats.conf"
-
-
-def seed_file(secrets_dir: Path, identity: str) -> Path:
-    return secrets_dir / f"{identity}.nk"
 
 
 def ensure_seed(path: Path) -> str:

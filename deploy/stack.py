@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from types import FrameType
 
 from deploy.bootstrap import bootstrap
-from deploy.natsauth import seed_file, write_server_config
+from deploy.natsauth import write_server_config
 from deploy.servers import (
     ProcessSpec,
     StackError,
@@ -30,6 +30,7 @@ from deploy.servers import (
     stop_processes,
 )
 from libs.errors import CliptrailError
+from libs.messaging.permissions import seed_file
 from libs.runtime.lifeline import PARENT_WATCH_ENV
 from libs.settings import Settings
 from libs.web.auth import issue_token

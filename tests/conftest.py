@@ -22,7 +22,7 @@ from aiohttp import ClientSession
 from pydantic import SecretStr
 from pymongo import AsyncMongoClient
 
-from deploy.natsauth import seed_file, write_server_config
+from deploy.natsauth import write_server_config
 from deploy.servers import (
     ProcessSpec,
     free_port,
@@ -32,7 +32,7 @@ from deploy.servers import (
     start_server,
     stop_process,
 )
-from libs.messaging.permissions import ADMIN, ANY_PREFIX
+from libs.messaging.permissions import ADMIN, ANY_PREFIX, seed_file
 from libs.runtime.wiring import ensure_streams, open_object_store
 from libs.settings import Settings
 from libs.storage.records import COLLECTION

@@ -16,10 +16,10 @@ import nats
 from aiohttp import ClientSession, web
 from nats.aio.client import Client
 
-from deploy.natsauth import seed_file
 from libs.media.probe import ffmpeg_exe
+from libs.messaging.dead_letters import NatsDeadLetters
 from libs.messaging.events import PushRequest
-from libs.messaging.permissions import ADMIN
+from libs.messaging.permissions import ADMIN, seed_file
 from libs.messaging.topology import INGEST, RENDER, STORAGE, TRACKING
 from libs.runtime.wiring import (
     nats_identity,
@@ -157,7 +157,7 @@ async def storage(settings: Settings) -> AsyncIterator[str]:
 async def tracking(settings: Settings) -> AsyncIterator[str]:
     async with service_bus(settings, TRACKING) as bus, open_records(settings) as records:
         await records.ensure_indexes()
-        deps = TrackingDeps(bus=bus, records=records, topology=topology_of(settings))
+        deps = TrackingDeps(bus, records, topology_of(settings), NatsDeadLetters(bus))
         async with serving(build_tracking(settings, deps)) as url:
             yield url
 

@@ -53,6 +53,10 @@ class NatsBus:
         self.ack_wait = ack_wait
         self._answering: set[asyncio.Task[None]] = set()
 
+    @property
+    def jetstream(self) -> JetStreamContext:
+        return self._js
+
     async def ensure_streams(self, streams: tuple[StreamSpec, ...]) -> None:
         for spec in streams:
             config = StreamConfig(
@@ -134,8 +138,11 @@ class NatsBus:
 
     async def _dead_letter(self, msg: Msg, reason: str) -> None:
         seq = msg.metadata.sequence.stream
+        original = dict(msg.headers or {})  # kept, so that a replay carries them (traceparent)
         headers = {
+            **original,
             "Nats-Msg-Id": f"dead:{msg.metadata.stream}:{seq}",
+            "Cliptrail-Original-Msg-Id": original.get("Nats-Msg-Id", ""),
             "Cliptrail-Error": reason[:1000],
             "Cliptrail-Original-Subject": msg.subject,
         }

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from libs.messaging.topology import (
     DEADLETTER_ADMIN,
@@ -34,6 +35,11 @@ class Permissions:
     publish: tuple[str, ...]
     subscribe: tuple[str, ...]
     allow_responses: bool = False  # may answer the requests it receives (once each)
+
+
+def seed_file(secrets_dir: Path, identity: str) -> Path:
+    """Where `make run` keeps an identity's NKey seed."""
+    return secrets_dir / f"{identity}.nk"
 
 
 def inbox_prefix(identity: str) -> str:

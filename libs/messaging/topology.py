@@ -81,6 +81,8 @@ ROUTES: tuple[Route, ...] = (
          {INGEST}, TRACKING),
     _rpc("cliptrail.rpc.tracking.usage", ev.UsageQuery, ev.UsageReply, {INGEST}, TRACKING),
     _rpc("cliptrail.rpc.tracking.records", ev.RecordsQuery, ev.RecordsReply, {INGEST}, TRACKING),
+    _rpc("cliptrail.rpc.tracking.deadletters", ev.DeadLetterCommand, ev.DeadLetterReply,
+         {INGEST}, DEADLETTER_ADMIN),
 )  # fmt: skip
 _BY_NAME = {route.name: route for route in ROUTES}
 
@@ -146,6 +148,7 @@ class Topology:
     reconcile_rpc = _Subject("cliptrail.rpc.tracking.reconcile")
     usage_rpc = _Subject("cliptrail.rpc.tracking.usage")
     records_rpc = _Subject("cliptrail.rpc.tracking.records")
+    deadletters_rpc = _Subject("cliptrail.rpc.tracking.deadletters")
 
     def dead_letter(self, subject: str) -> str:
         return f"{self.subject('deadletter.')}{subject.removeprefix(self.prefix)}"

@@ -13,6 +13,7 @@ from libs.errors import CliptrailError
 from libs.logging import configure_logging
 from libs.messaging.bus import RetryPolicy
 from libs.messaging.nats_bus import NatsBus, NatsIdentity, connect_bus
+from libs.messaging.permissions import ADMIN, seed_file
 from libs.messaging.topology import Topology
 from libs.runtime.lifeline import watch_parent
 from libs.settings import Settings
@@ -54,6 +55,15 @@ async def open_bus(settings: Settings, name: str) -> AsyncIterator[NatsBus]:
         settings.ack_wait_seconds,
     ) as bus:
         yield bus
+
+
+def as_admin(settings: Settings) -> Settings:
+    """An operator's command: the settings' own NATS identity if they name one, else the
+    `admin` seed that `make run` keeps under secrets/."""
+    if settings.nats_nkey_seed_file or settings.nats_creds_file:
+        return settings
+    seed = seed_file(settings.secrets_dir, ADMIN)
+    return settings.model_copy(update={"nats_nkey_seed_file": seed}) if seed.exists() else settings
 
 
 async def ensure_streams(settings: Settings) -> None:

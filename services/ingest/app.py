@@ -98,3 +98,8 @@ def _add_api_routes(app: web.Application, api: IngestHandlers, debug: DebugHandl
     routes.add_post("/api/v1/debug/cleanup-project/{project_id}", debug.cleanup_project)
     routes.add_post("/api/v1/debug/reconcile", debug.reconcile)
     routes.add_get("/api/v1/debug/storage-usage", debug.storage_usage)
+    routes.add_get("/api/v1/debug/dead-letters", debug.dead_letters)
+    routes.add_delete("/api/v1/debug/dead-letters", debug.dead_letters)
+    routes.add_get("/api/v1/debug/dead-letters/{seq}", debug.dead_letter)
+    routes.add_delete("/api/v1/debug/dead-letters/{seq}", debug.dead_letter)
+    routes.add_post("/api/v1/debug/dead-letters/{seq}/replay", debug.dead_letter)

@@ -179,6 +179,7 @@ PATHS: dict[str, Any] = {
 
 
 _FLAG = {"type": "boolean"}
+_SEQ = {"name": "seq", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
 _ADMIN = "Admin only (role admin), else 403."
 DEBUG_PATHS: dict[str, Any] = {
     "/api/v1/debug/r2-file-paths/{project_id}": {
@@ -212,6 +213,38 @@ DEBUG_PATHS: dict[str, Any] = {
         "post": {
             "summary": f"Compare the bucket with the ledger. {_ADMIN}",
             "responses": _answers("200", "Any", 403, 422, 503),
+        },
+    },
+    "/api/v1/debug/dead-letters": {
+        "parameters": [
+            _query("after", {"type": "integer", "minimum": 0}, "list those after this seq"),
+            _query("limit", {"type": "integer", "minimum": 1, "maximum": 1000}),
+        ],
+        "get": {
+            "summary": f"Messages that kept failing, oldest first. {_ADMIN}",
+            "responses": _answers("200", "Any", 403, 422, 503),
+        },
+        "delete": {
+            "summary": f"Purge every dead letter. {_ADMIN}",
+            "responses": _answers("200", "Any", 403, 503),
+        },
+    },
+    "/api/v1/debug/dead-letters/{seq}": {
+        "parameters": [_SEQ],
+        "get": {
+            "summary": f"One dead letter: subject, error, headers, payload. {_ADMIN}",
+            "responses": _answers("200", "Any", 403, 404, 422, 503),
+        },
+        "delete": {
+            "summary": f"Purge one dead letter. {_ADMIN}",
+            "responses": _answers("200", "Any", 403, 404, 422, 503),
+        },
+    },
+    "/api/v1/debug/dead-letters/{seq}/replay": {
+        "parameters": [_SEQ],
+        "post": {
+            "summary": f"Replay to its original subject with its headers, then remove. {_ADMIN}",
+            "responses": _answers("200", "Any", 403, 404, 422, 503),
         },
     },
     "/api/v1/debug/storage-usage": {

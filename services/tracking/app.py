@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from libs.messaging.batching import MicroBatcher
-from libs.messaging.bus import EventBus
+from libs.messaging.bus import DeadLetterStore, EventBus
 from libs.messaging.topology import TRACKING, Topology
 from libs.runtime.edge import Edge, answer, consume, mount_edge
 from libs.settings import Settings
@@ -15,6 +15,7 @@ from libs.storage.objects import FileRecord
 from libs.storage.records import RecordStore
 from libs.storage.storage_client import StorageClient
 from libs.web.server import add_health_routes, problem_middleware
+from services.tracking.deadletters import DeadLetters
 from services.tracking.handlers import TrackingHandlers
 from services.tracking.service import TrackingService
 
@@ -24,6 +25,7 @@ class TrackingDeps:
     bus: EventBus
     records: RecordStore
     topology: Topology
+    dead_letters: DeadLetterStore
 
 
 def edge(handlers: TrackingHandlers, topology: Topology, batch: int) -> Edge:
@@ -38,6 +40,7 @@ def edge(handlers: TrackingHandlers, topology: Topology, batch: int) -> Edge:
         answer(topology.usage_rpc, handlers.usage),
         answer(topology.records_rpc, handlers.records),
         answer(topology.tracking_ping, handlers.ping),
+        answer(topology.deadletters_rpc, handlers.dead_letters_command),
     )  # fmt: skip
 
 
@@ -49,6 +52,7 @@ def build_app(settings: Settings, deps: TrackingDeps) -> web.Application:
         service,
         MicroBatcher[FileRecord](service.record_batch, batch),
         MicroBatcher[tuple[str, str]](service.forget_batch, batch),
+        DeadLetters(deps.dead_letters, deps.topology),
     )
     app = web.Application(middlewares=[problem_middleware()])
     add_health_routes(app, {"nats": deps.bus.ping, "mongodb": deps.records.ping})

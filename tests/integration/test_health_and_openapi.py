@@ -6,6 +6,7 @@ from typing import Any
 
 from aiohttp import ClientSession
 
+from libs.messaging.dead_letters import NatsDeadLetters
 from libs.messaging.topology import INGEST, TRACKING
 from libs.runtime.wiring import open_records, topology_of
 from libs.settings import Settings
@@ -53,7 +54,7 @@ async def test_tracking_readyz_reports_an_unreachable_mongodb(
         update={"mongodb_uri": "mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=500"}
     )
     async with service_bus(broken, TRACKING) as bus, open_records(broken) as records:
-        deps = TrackingDeps(bus=bus, records=records, topology=topology_of(broken))
+        deps = TrackingDeps(bus, records, topology_of(broken), NatsDeadLetters(bus))
         app = build_tracking(broken, deps)
         async with serving(app) as base, http.get(f"{base}/readyz") as response:
             assert response.status == 503

@@ -9,8 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from deploy.natsauth import ensure_seeds, seed_file, write_server_config
-from libs.messaging.permissions import ADMIN, ANY_PREFIX, BOOTSTRAP, IDENTITIES, permissions
+from deploy.natsauth import ensure_seeds, write_server_config
+from libs.messaging.permissions import (
+    ADMIN,
+    ANY_PREFIX,
+    BOOTSTRAP,
+    IDENTITIES,
+    permissions,
+    seed_file,
+)
 from libs.messaging.topology import ROUTES, SERVICES, Topology
 
 
