@@ -111,10 +111,15 @@ def nats_authorization(public_keys: Mapping[str, str], prefix: str = "") -> str:
     """A nats-server `authorization` block: each identity's public NKey and permissions.
     Anonymous clients are refused (there is no `no_auth_user`). JSON is valid NATS config,
     and its quoted strings keep `$JS...` from being read as variables."""
-    users = [
-        _user(public_keys[identity], permissions(identity, prefix)) for identity in public_keys
-    ]
+    users = authorization_users(public_keys, prefix)
     return f"authorization {json.dumps({'users': users}, indent=2)}\n"
+
+
+def authorization_users(
+    public_keys: Mapping[str, str], prefix: str = ""
+) -> list[dict[str, object]]:
+    """The `users` of a nats-server `authorization` (the config file or the Helm values)."""
+    return [_user(key, permissions(identity, prefix)) for identity, key in public_keys.items()]
 
 
 def _user(public_key: str, allowed: Permissions) -> dict[str, object]:
