@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import nats
 from nats.aio.msg import Msg
 from pymongo import MongoClient
 
@@ -35,7 +34,7 @@ from services.render.ffmpeg import parse_probe
 from services.render.model import EncodeJob, FrameSize, Signal
 from tests.bench.upload import bench_settings, system, wait_healthy
 from tests.render.support import TERMINAL, request_render, store_source
-from tests.support import spawn
+from tests.support import connect_nats, spawn
 
 SECONDS, SIZE, RATE = 60, "1280x720", 30
 USER, PROJECT, VIDEO = "bench", "p1", "v1"
@@ -64,7 +63,7 @@ async def render_once(settings: Settings, video: Path) -> tuple[float, float, di
     """(when the request was published, how long until ready, highlights.json)."""
     await wait_ready(settings)
     key = await store_source(settings, video, USER, PROJECT, VIDEO)
-    client = await nats.connect(settings.nats_url)
+    client = await connect_nats(settings)
     outcome: asyncio.Future[RenderStatus] = asyncio.get_running_loop().create_future()
 
     async def on_status(message: Msg) -> None:

@@ -20,7 +20,17 @@ import aiohttp
 import psutil
 from pymongo import MongoClient
 
-from deploy.servers import free_port, load_processes, placeholder_values, start_server, stop_process
+from deploy.natsauth import write_server_config
+from deploy.servers import (
+    free_port,
+    load_processes,
+    nats_config_path,
+    placeholder_values,
+    start_server,
+    stop_process,
+)
+from libs.messaging.permissions import ADMIN, seed_file
+from libs.runtime.wiring import ensure_streams
 from libs.settings import Settings
 from libs.web.auth import issue_token
 from tests.support import make_raw_video, settings_env, spawn
@@ -36,6 +46,7 @@ def bench_settings(root: Path) -> Settings:
         r2_endpoint_url=f"http://127.0.0.1:{free_port()}",
         mongodb_uri=f"mongodb://127.0.0.1:{free_port()}",
         data_dir=root / "data",
+        nats_nkey_seed_file=seed_file(root / "data" / "secrets", ADMIN),
         http_port=free_port(),
         storage_health_port=free_port(),
         tracking_health_port=free_port(),
@@ -109,8 +120,10 @@ def s5cmd(settings: Settings, *args: str) -> float:
 @contextlib.contextmanager
 def system(settings: Settings, root: Path) -> Iterator[list[subprocess.Popen[bytes]]]:
     """The real servers and the storage, tracking and ingest processes, stopped at the end."""
+    write_server_config(nats_config_path(settings), settings.secrets_dir, settings.nats_prefix)
     servers, _ = load_processes(placeholder_values(settings))
     started = [start_server(spec, root / "logs") for spec in servers]
+    asyncio.run(ensure_streams(settings))  # as make run's bootstrap does
     os.environ.update(settings_env(settings))
     processes = [spawn(module, settings, root / "services.log") for module in SERVICES]
     try:
