@@ -6,15 +6,14 @@ service and the Kubernetes Job).
 
 from __future__ import annotations
 
-from libs.runtime.wiring import open_bus, open_object_store, open_records, run_main
+from libs.runtime.wiring import ensure_streams, open_object_store, open_records, run_main
 from libs.settings import Settings
 
 
 async def bootstrap(settings: Settings) -> None:
     async with open_object_store(settings) as store:
         await store.ensure_bucket()
-    async with open_bus(settings, "bootstrap"):
-        pass  # open_bus ensures the streams
+    await ensure_streams(settings)
     async with open_records(settings) as records:
         await records.ensure_indexes()
 

@@ -231,6 +231,11 @@ def stop_processes(processes: list[subprocess.Popen[bytes]], grace: float = 10.0
             process.wait()
 
 
+def nats_config_path(settings: Settings) -> Path:
+    """Where the generated NATS server config goes (deploy/natsauth.py writes it)."""
+    return settings.data_dir.resolve() / "nats.conf"
+
+
 def placeholder_values(settings: Settings) -> dict[str, str]:
     nats_host, nats_port = host_and_port(settings.nats_url)
     s3_host, s3_port = host_and_port(settings.r2_endpoint_url)
@@ -240,6 +245,7 @@ def placeholder_values(settings: Settings) -> dict[str, str]:
         "deploy": str(DEPLOY_DIR),
         "data": str(settings.data_dir.resolve()),
         "nats_url": settings.nats_url,
+        "nats_config": str(nats_config_path(settings)),
         "nats_host": nats_host,
         "nats_port": str(nats_port),
         "r2_endpoint_url": settings.r2_endpoint_url,

@@ -20,15 +20,18 @@ from types import FrameType
 
 from deploy.bootstrap import bootstrap
 from deploy.devsecret import with_jwt_secret
+from deploy.natsauth import write_server_config
 from deploy.servers import (
     ProcessSpec,
     StackError,
     load_processes,
+    nats_config_path,
     placeholder_values,
     start_server,
     stop_processes,
 )
 from libs.errors import CliptrailError
+from libs.messaging.permissions import seed_file
 from libs.runtime.lifeline import PARENT_WATCH_ENV
 from libs.settings import Settings
 from libs.web.auth import issue_token
@@ -71,6 +74,10 @@ class Stack:
 
     def start(self) -> None:
         server_specs, service_specs = load_processes(placeholder_values(self.settings))
+        # Written with CLIPTRAIL_EMBEDDED=0 too: the authorization an external server needs.
+        write_server_config(
+            nats_config_path(self.settings), self.settings.secrets_dir, self.settings.nats_prefix
+        )
         for spec in server_specs if self.settings.embedded else []:
             if self.stopping:
                 return
@@ -78,16 +85,21 @@ class Stack:
             logs = self.settings.data_dir / "logs"
             self.servers.append((spec, start_server(spec, logs, cancelled=self._is_stopping)))
         if not self.stopping:
-            asyncio.run(bootstrap(self.settings))
+            asyncio.run(bootstrap(self.as_identity("bootstrap")))
         for spec in [] if self.stopping else service_specs:
             self._start_service(spec)
+
+    def as_identity(self, identity: str) -> Settings:
+        seed = seed_file(self.settings.secrets_dir.resolve(), identity)
+        return self.settings.model_copy(update={"nats_nkey_seed_file": seed})
 
     def _is_stopping(self) -> bool:
         return self.stopping
 
     def _start_service(self, spec: ProcessSpec) -> None:
         read_end = self.lifeline[0]
-        env = {**os.environ, PARENT_WATCH_ENV: str(read_end)}
+        seed = seed_file(self.settings.secrets_dir.resolve(), spec.name)
+        env = {**os.environ, PARENT_WATCH_ENV: str(read_end), "NATS_NKEY_SEED_FILE": str(seed)}
         if spec.name == "ingest":  # the only service that checks tokens gets the secret
             env["AUTH_JWT_SECRET"] = self.settings.auth_jwt_secret.get_secret_value()
         process = subprocess.Popen(spec.argv, env=env, pass_fds=[read_end], start_new_session=True)

@@ -111,12 +111,16 @@ def edge_table(service: str) -> str:
     lines = ["| consumes (durable) | subject | handler | batch | give up | on dead |"]
     lines.append("|---|---|---|---|---|---|")
     for c in table.consumes:
-        cells = [f"`{c.durable}`", f"`{c.subject}`", _name(c.handler), str(c.batch)]
+        durable = TOPOLOGY.route(c.subject).durable(service)
+        cells = [f"`{durable}`", f"`{c.subject}`", _name(c.handler), str(c.batch)]
         give_up = "yes" if c.give_up else "no"
         lines.append("| " + " | ".join([*cells, give_up, _name(c.on_dead)]) + " |")
     if table.answers:
         lines += ["", "| answers | handler |", "|---|---|"]
         lines += [f"| `{a.subject}` | {_name(a.handler)} |" for a in table.answers]
+    if table.periodic:
+        lines += ["", "| every (seconds) | job |", "|---|---|"]
+        lines += [f"| {p.seconds} | {_name(p.job)} |" for p in table.periodic]
     sent = [route.name for route in ROUTES if service in route.senders]
     return "\n".join([*lines, "", "Sends: " + ", ".join(f"`{name}`" for name in sent) + "."])
 

@@ -28,7 +28,14 @@ class Settings(BaseSettings):
     r2_region: str = "auto"
     r2_public_url: str = ""
 
-    nats_url: str = "nats://127.0.0.1:4222"
+    nats_url: str = "nats://127.0.0.1:4222"  # a comma-separated list for a cluster
+    # This process's NATS identity: an NKey seed file, or a creds file (JWT + seed); TLS files
+    # when the server requires TLS (or verifies client certificates).
+    nats_nkey_seed_file: Path | None = None
+    nats_creds_file: Path | None = None
+    nats_tls_ca_file: Path | None = None
+    nats_tls_cert_file: Path | None = None
+    nats_tls_key_file: Path | None = None
     mongodb_uri: str = "mongodb://127.0.0.1:27017"
     mongodb_db: str = "cliptrail"
     # Empty: HS256 tokens are not accepted (`make run` generates one, see deploy/devsecret.py).
@@ -117,11 +124,31 @@ class Settings(BaseSettings):
     def media_limits(self) -> MediaLimits:
         return MediaLimits.parse(self.max_video_pixels, self.max_video_seconds)
 
+    @field_validator(
+        "nats_nkey_seed_file",
+        "nats_creds_file",
+        "nats_tls_ca_file",
+        "nats_tls_cert_file",
+        "nats_tls_key_file",
+        mode="before",
+    )
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
     @property
     def s3_endpoint(self) -> str:
         if self.r2_account_id:
             return f"https://{self.r2_account_id}.r2.cloudflarestorage.com"
         return self.r2_endpoint_url
+
+    @property
+    def nats_servers(self) -> list[str]:
+        return [url.strip() for url in self.nats_url.split(",") if url.strip()]
+
+    @property
+    def secrets_dir(self) -> Path:
+        return self.data_dir / "secrets"
 
     def scratch_dir(self, service: str) -> Path:
         """A service's own scratch: no other service reads or writes it."""

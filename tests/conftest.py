@@ -4,10 +4,15 @@ Each test gets its own NATS prefix (subjects and streams), bucket, database and 
 Every test under tests/integration/ and tests/contract/, and every test anywhere that uses a
 real server or media encoded by the real ffmpeg, is marked `integration` here, so that
 `pytest -m "not integration"` starts no server; the server fixtures refuse unmarked tests.
+NATS requires authentication as in `make run`: every identity has its seed under the session's
+`secrets/`, and the permissions are generated for any one-token prefix. Each test gets its own
+NATS prefix (subjects and streams, created as bootstrap does), bucket, database and data dir; its
+settings connect as `admin`, and tests.support runs each service as its own identity.
 """
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 import uuid
@@ -21,15 +26,18 @@ from aiohttp import ClientSession
 from pydantic import SecretStr
 from pymongo import AsyncMongoClient
 
+from deploy.natsauth import write_server_config
 from deploy.servers import (
     ProcessSpec,
     free_port,
     load_processes,
+    nats_config_path,
     placeholder_values,
     start_server,
     stop_process,
 )
-from libs.runtime.wiring import open_object_store
+from libs.messaging.permissions import ADMIN, ANY_PREFIX, seed_file
+from libs.runtime.wiring import ensure_streams, open_object_store
 from libs.settings import Settings
 from libs.storage.records import COLLECTION
 from tests.support import make_video
@@ -80,7 +88,9 @@ def server_settings(
         r2_endpoint_url=f"http://127.0.0.1:{free_port()}",
         mongodb_uri=f"mongodb://127.0.0.1:{free_port()}",
         data_dir=root,
+        nats_nkey_seed_file=seed_file(root / "secrets", ADMIN),
     )
+    write_server_config(nats_config_path(settings), settings.secrets_dir, ANY_PREFIX)
     servers, _services = load_processes(placeholder_values(settings))
     started: list[subprocess.Popen[bytes]] = []
     try:
@@ -112,7 +122,7 @@ def moto_url(
 def isolated(server_settings: Settings, data_dir: Path) -> Settings:
     """Settings of its own: NATS prefix, bucket, database, data dir, JWT secret, free ports."""
     tag = uuid.uuid4().hex[:10]
-    return server_settings.model_copy(
+    settings = server_settings.model_copy(
         update={
             "nats_prefix": f"t{tag}.",
             "r2_bucket_name": f"test-{tag}",
@@ -129,6 +139,14 @@ def isolated(server_settings: Settings, data_dir: Path) -> Settings:
             "render_health_port": 0,
         }
     )
+    # The test's streams, as bootstrap makes them before any service starts (its own loop: the
+    # tests' loop is not running while a plain fixture is set up).
+    loop = asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(ensure_streams(settings))
+    finally:
+        loop.close()
+    return settings
 
 
 @pytest.fixture

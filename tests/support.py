@@ -13,11 +13,22 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import nats
 from aiohttp import ClientSession, web
+from nats.aio.client import Client
 
 from libs.media.runner import ffmpeg_exe
+from libs.messaging.dead_letters import NatsDeadLetters
 from libs.messaging.events import NewObject
-from libs.runtime.wiring import open_bus, open_object_store, open_records, topology_of
+from libs.messaging.permissions import ADMIN, seed_file
+from libs.messaging.topology import INGEST, RENDER, STORAGE, TRACKING
+from libs.runtime.wiring import (
+    nats_identity,
+    open_bus,
+    open_object_store,
+    open_records,
+    topology_of,
+)
 from libs.settings import Settings
 from libs.storage.keys import clip_key, clip_stem, highlights_key, thumbnail_key
 from libs.storage.objects import StoredObject
@@ -111,9 +122,28 @@ async def serving(app: web.Application) -> AsyncIterator[str]:
         await runner.cleanup()
 
 
+def as_identity(settings: Settings, identity: str) -> Settings:
+    """The same settings, connecting to NATS as `identity` (its seed sits next to the admin's)."""
+    assert settings.nats_nkey_seed_file is not None
+    seed = seed_file(settings.nats_nkey_seed_file.parent, identity)
+    return settings.model_copy(update={"nats_nkey_seed_file": seed})
+
+
+async def connect_nats(settings: Settings, identity: str = ADMIN) -> Client:
+    """A raw NATS client as `identity` (admin by default: tests inspect and forge freely)."""
+    options = nats_identity(as_identity(settings, identity), identity).connect_options()
+    return await nats.connect(settings.nats_servers, connect_timeout=3, **options)
+
+
+@contextlib.asynccontextmanager
+async def service_bus(settings: Settings, identity: str) -> AsyncIterator[Any]:
+    async with open_bus(as_identity(settings, identity), identity) as bus:
+        yield bus
+
+
 @contextlib.asynccontextmanager
 async def ingest(settings: Settings) -> AsyncIterator[str]:
-    async with open_bus(settings, "ingest") as bus:
+    async with service_bus(settings, INGEST) as bus:
         deps = IngestDeps(bus=bus, topology=topology_of(settings))
         async with serving(build_ingest(settings, deps)) as url:
             yield url
@@ -121,7 +151,7 @@ async def ingest(settings: Settings) -> AsyncIterator[str]:
 
 @contextlib.asynccontextmanager
 async def storage(settings: Settings) -> AsyncIterator[str]:
-    async with open_bus(settings, "storage") as bus, open_object_store(settings) as store:
+    async with service_bus(settings, STORAGE) as bus, open_object_store(settings) as store:
         deps = StorageDeps(bus=bus, store=store, topology=topology_of(settings))
         async with serving(build_storage(settings, deps)) as url:
             yield url
@@ -129,9 +159,9 @@ async def storage(settings: Settings) -> AsyncIterator[str]:
 
 @contextlib.asynccontextmanager
 async def tracking(settings: Settings) -> AsyncIterator[str]:
-    async with open_bus(settings, "tracking") as bus, open_records(settings) as records:
+    async with service_bus(settings, TRACKING) as bus, open_records(settings) as records:
         await records.ensure_indexes()
-        deps = TrackingDeps(bus=bus, records=records, topology=topology_of(settings))
+        deps = TrackingDeps(bus, records, topology_of(settings), NatsDeadLetters(bus))
         async with serving(build_tracking(settings, deps)) as url:
             yield url
 
@@ -152,8 +182,10 @@ def settings_env(settings: Settings) -> dict[str, str]:
 
 
 def spawn(module: str, settings: Settings, log_path: Path) -> subprocess.Popen[bytes]:
-    """A service as its own process (for kill -9, restarts and RSS measurements)."""
-    env = {**os.environ, **settings_env(settings)}
+    """A service (`services.<name>.main`) as its own process, with its own NATS identity (for
+    kill -9, restarts and RSS measurements)."""
+    identity = module.split(".")[1]
+    env = {**os.environ, **settings_env(as_identity(settings, identity))}
     with log_path.open("ab") as log:
         return subprocess.Popen(
             [sys.executable, "-m", module], env=env, stdout=log, stderr=subprocess.STDOUT
@@ -172,7 +204,7 @@ async def stack(settings: Settings, with_tracking: bool = True) -> AsyncIterator
 async def push(settings: Settings, key: str, body: bytes, content_type: str) -> StoredObject:
     """Put an object the way the services do: storage presigns, the bytes go straight to the
     bucket, storage verifies and announces it (so tracking records it)."""
-    async with open_bus(settings, "seeder") as bus:
+    async with service_bus(settings, RENDER) as bus:
         storage = StorageClient(bus, topology_of(settings))
         async with Uploader(storage, Tuning()).open() as uploader:
             new = NewObject(key=key, content_type=content_type)

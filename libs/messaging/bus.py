@@ -19,6 +19,7 @@ import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Protocol
 
 from opentelemetry.trace import SpanKind
@@ -83,6 +84,30 @@ class DeadLetter:
     subject: str
     data: bytes
     reason: str
+
+
+@dataclass(frozen=True)
+class Letter:
+    """A message in the dead-letter stream: `seq` there, its dead-letter subject, its payload,
+    and its headers (the original's, plus why and where from)."""
+
+    seq: int
+    subject: str
+    data: bytes
+    headers: dict[str, str]
+    time: datetime | None = None
+
+
+class DeadLetterStore(Protocol):
+    async def page(self, after: int, limit: int) -> list[Letter]: ...
+
+    async def get(self, seq: int) -> Letter | None: ...
+
+    async def remove(self, seq: int) -> bool: ...
+
+    async def purge(self) -> int: ...
+
+    async def publish(self, subject: str, data: bytes, headers: dict[str, str]) -> None: ...
 
 
 class EventBus(Protocol):

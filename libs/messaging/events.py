@@ -322,6 +322,34 @@ class AdminReply(_Reply):
     report: dict[str, Any] | None = None
 
 
+DeadLetterAction = Literal["list", "show", "replay", "purge"]
+
+
+class DeadLetterCommand(_Message):
+    """An admin's look at, or action on, the dead letters: `seq` is a dead letter's sequence in
+    the dead-letter stream (show and replay need one; purge without one removes them all)."""
+
+    version: Literal[1] = 1
+    action: DeadLetterAction = "list"
+    seq: int | None = Field(default=None, ge=1)
+    after: int = Field(default=0, ge=0)  # list: those with a larger sequence
+    limit: int = Field(default=100, ge=1, le=1000)
+
+
+class DeadLetter(_Message):
+    seq: int
+    subject: str  # the original subject, where a replay sends it
+    error: str
+    headers: dict[str, str]
+    data: str  # the payload as text (undecodable bytes replaced)
+    time: datetime | None = None
+
+
+class DeadLetterReply(_Reply):
+    letters: list[DeadLetter] = Field(default_factory=list)
+    removed: int = 0
+
+
 class UsageQuery(_Message):
     """Bytes and objects from the ledger, per user or per project; one user's or everyone's."""
 

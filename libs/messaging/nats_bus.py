@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import nats
 import structlog
@@ -31,6 +35,7 @@ from libs.messaging.bus import (
     decide_counted,
     handling_delivery,
 )
+from libs.messaging.permissions import inbox_prefix
 from libs.messaging.topology import ConsumerSpec, StreamSpec, Topology
 from libs.observability.tracing import handling, trace_headers
 
@@ -51,6 +56,10 @@ class NatsBus:
         self.policy = policy
         self.ack_wait = ack_wait
         self._answering: set[asyncio.Task[None]] = set()
+
+    @property
+    def jetstream(self) -> JetStreamContext:
+        return self._js
 
     async def ensure_streams(self, streams: tuple[StreamSpec, ...]) -> None:
         for spec in streams:
@@ -138,8 +147,11 @@ class NatsBus:
 
     async def _dead_letter(self, msg: Msg, reason: str) -> None:
         seq = msg.metadata.sequence.stream
+        original = dict(msg.headers or {})  # kept, so that a replay carries them (traceparent)
         headers = {
+            **original,
             "Nats-Msg-Id": f"dead:{msg.metadata.stream}:{seq}",
+            "Cliptrail-Original-Msg-Id": original.get("Nats-Msg-Id", ""),
             "Cliptrail-Error": reason[:1000],
             "Cliptrail-Original-Subject": msg.subject,
             **trace_headers(),
@@ -244,16 +256,53 @@ def _reraise_swallowed_cancel() -> None:
         raise asyncio.CancelledError
 
 
+@dataclass(frozen=True)
+class NatsIdentity:
+    """Who connects: `name` picks the inbox prefix its permissions allow (`_INBOX.<name>.>`);
+    the seed or creds file proves it; the TLS files when the server wants TLS."""
+
+    name: str
+    seed_file: Path | None = None
+    creds_file: Path | None = None
+    tls_ca_file: Path | None = None
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
+
+    def connect_options(self) -> dict[str, Any]:
+        options: dict[str, Any] = {"name": self.name, "inbox_prefix": inbox_prefix(self.name)}
+        if self.seed_file:
+            options["nkeys_seed"] = str(self.seed_file)
+        if self.creds_file:
+            options["user_credentials"] = str(self.creds_file)
+        if self.tls_ca_file or self.tls_cert_file:
+            options["tls"] = self._tls()
+        return options
+
+    def _tls(self) -> ssl.SSLContext:
+        context = ssl.create_default_context(cafile=self.tls_ca_file)
+        if self.tls_cert_file:
+            context.load_cert_chain(self.tls_cert_file, self.tls_key_file)
+        return context
+
+
 @contextlib.asynccontextmanager
 async def connect_bus(
-    url: str, name: str, topology: Topology, policy: RetryPolicy, ack_wait: float = 60.0
+    servers: list[str],
+    identity: NatsIdentity,
+    topology: Topology,
+    policy: RetryPolicy,
+    ack_wait: float = 60.0,
 ) -> AsyncIterator[NatsBus]:
     try:
         client = await nats.connect(
-            url, name=name, connect_timeout=3, max_reconnect_attempts=-1, reconnect_time_wait=1
+            servers,
+            connect_timeout=3,
+            max_reconnect_attempts=-1,
+            reconnect_time_wait=1,
+            **identity.connect_options(),
         )
     except (NatsError, OSError, TimeoutError) as exc:
-        raise TransientError(f"cannot reach NATS at {url}: {exc!r}") from exc
+        raise TransientError(f"cannot reach NATS at {','.join(servers)}: {exc!r}") from exc
     try:
         yield NatsBus(client, topology, policy, ack_wait)
     finally:

@@ -16,6 +16,9 @@ from libs.messaging import events as ev
 
 INGEST, STORAGE, TRACKING, RENDER = "ingest", "storage", "tracking", "render"
 SERVICES = (INGEST, STORAGE, TRACKING, RENDER)
+# The one service that reads, replays and purges dead letters (for the admin CLI and endpoints);
+# replaying means publishing to every JetStream subject, so only it may.
+DEADLETTER_ADMIN = TRACKING
 
 
 @dataclass(frozen=True)
@@ -28,10 +31,22 @@ class Route:
     senders: frozenset[str]
     receivers: frozenset[str]
     reply: type[BaseModel] | None = None
+    # JetStream subjects: each receiver's durable consumer, as (service, durable name).
+    durables: tuple[tuple[str, str], ...] = ()
+
+    def durable(self, service: str) -> str:
+        """The durable consumer name of `service` on this subject; KeyError if it has none."""
+        return dict(self.durables)[service]
 
 
-def _stream(name: str, message: type[BaseModel], senders: set[str], receivers: set[str]) -> Route:
-    return Route(name, message, frozenset(senders), frozenset(receivers))
+def _stream(
+    name: str, message: type[BaseModel], senders: set[str], receivers: dict[str, str]
+) -> Route:
+    """`receivers` maps each consuming service to its durable consumer's name."""
+    return Route(
+        name, message, frozenset(senders), frozenset(receivers), None,
+        tuple(sorted(receivers.items())),
+    )  # fmt: skip
 
 
 def _rpc(
@@ -41,11 +56,14 @@ def _rpc(
 
 
 ROUTES: tuple[Route, ...] = (
-    _stream(ev.OBJECT_CREATED, ev.ObjectEvent, {STORAGE}, {TRACKING}),
-    _stream(ev.OBJECT_DELETED, ev.ObjectEvent, {STORAGE}, {TRACKING}),
-    _stream("cliptrail.work.render.requested", ev.RenderRequest, {INGEST}, {RENDER}),
-    _stream("cliptrail.work.render.status", ev.RenderStatus, {RENDER}, {INGEST}),
-    _stream("cliptrail.work.tracking.cleanup", ev.CleanupRequest, {INGEST}, {TRACKING}),
+    _stream(ev.OBJECT_CREATED, ev.ObjectEvent, {STORAGE}, {TRACKING: "tracking-created"}),
+    _stream(ev.OBJECT_DELETED, ev.ObjectEvent, {STORAGE}, {TRACKING: "tracking-deleted"}),
+    _stream("cliptrail.work.render.requested", ev.RenderRequest, {INGEST},
+            {RENDER: "render-requested"}),
+    _stream("cliptrail.work.render.status", ev.RenderStatus, {RENDER},
+            {INGEST: "ingest-render-status"}),
+    _stream("cliptrail.work.tracking.cleanup", ev.CleanupRequest, {INGEST},
+            {TRACKING: "tracking-cleanup"}),
     _rpc("cliptrail.rpc.storage.presign", ev.PresignRequest, ev.PresignReply,
          {INGEST, RENDER}, STORAGE),
     _rpc("cliptrail.rpc.storage.ping", ev.Ping, ev.PingReply, {INGEST}, STORAGE),
@@ -71,6 +89,8 @@ ROUTES: tuple[Route, ...] = (
          {INGEST}, TRACKING),
     _rpc("cliptrail.rpc.tracking.usage", ev.UsageQuery, ev.UsageReply, {INGEST}, TRACKING),
     _rpc("cliptrail.rpc.tracking.records", ev.RecordsQuery, ev.RecordsReply, {INGEST}, TRACKING),
+    _rpc("cliptrail.rpc.tracking.deadletters", ev.DeadLetterCommand, ev.DeadLetterReply,
+         {INGEST}, DEADLETTER_ADMIN),
 )  # fmt: skip
 _BY_NAME = {route.name: route for route in ROUTES}
 
@@ -139,6 +159,7 @@ class Topology:
     reconcile_rpc = _Subject("cliptrail.rpc.tracking.reconcile")
     usage_rpc = _Subject("cliptrail.rpc.tracking.usage")
     records_rpc = _Subject("cliptrail.rpc.tracking.records")
+    deadletters_rpc = _Subject("cliptrail.rpc.tracking.deadletters")
 
     def dead_letter(self, subject: str) -> str:
         return f"{self.subject('deadletter.')}{subject.removeprefix(self.prefix)}"
@@ -155,11 +176,19 @@ class Topology:
     def dead_letter_stream(self) -> str:
         return self._stream_name("DEADLETTER")
 
+    def stream_of(self, subject: str) -> StreamSpec:
+        return next(s for s in self.streams if _matches(s.subjects[0], subject))
+
     def consumer(
         self, durable: str, subject: str, batch: int = 16, give_up: bool = True
     ) -> ConsumerSpec:
-        stream = next(s.name for s in self.streams if _matches(s.subjects[0], subject))
-        return ConsumerSpec(durable, stream, subject, batch, give_up)
+        return ConsumerSpec(durable, self.stream_of(subject).name, subject, batch, give_up)
+
+    def consumer_of(
+        self, service: str, subject: str, batch: int = 16, give_up: bool = True
+    ) -> ConsumerSpec:
+        """`service`'s durable consumer of `subject`, named by the map."""
+        return self.consumer(self.route(subject).durable(service), subject, batch, give_up)
 
 
 def _matches(pattern: str, subject: str) -> bool:

@@ -1,14 +1,17 @@
 """A service's message edge as one table, mounted into its aiohttp app the same way for all four.
 
     edge_table = Edge(
-        consume(topology.push, durable="storage-push", handler=h.on_push, on_dead=h.on_push_dead),
+        STORAGE,
+        consume(topology.push, handler=h.on_push, on_dead=h.on_push_dead),
         answer(topology.presign, h.presign),
     )
     mount_edge(app, bus, topology, edge_table)
 
 Reading a service's table tells everything it listens to and answers. `mount_edge` starts the
 answers and the consumers when the app starts, and on shutdown stops answering first, then
-drains the consumers (messages in hand settle, for a bounded time) and cancels them.
+drains the consumers (messages in hand settle, for a bounded time) and cancels them. Durable
+consumer names come from the route map (libs/messaging/topology.py), which NATS permissions are
+generated from.
 """
 
 from __future__ import annotations
@@ -35,10 +38,9 @@ RESTART_AFTER_SECONDS = 1.0
 
 @dataclass(frozen=True)
 class Consume:
-    """A durable JetStream consumer of `subject`."""
+    """A durable JetStream consumer of `subject` (its durable name is on the route map)."""
 
     subject: str
-    durable: str
     handler: Handler
     on_dead: OnDead | None = None
     batch: int = 16
@@ -66,13 +68,12 @@ class Every:
 def consume(
     subject: str,
     *,
-    durable: str,
     handler: Handler,
     on_dead: OnDead | None = None,
     batch: int = 16,
     give_up: bool = True,
 ) -> Consume:
-    return Consume(subject, durable, handler, on_dead, batch, give_up)
+    return Consume(subject, handler, on_dead, batch, give_up)
 
 
 def answer(subject: str, handler: Callable[[Any], Awaitable[BaseModel]]) -> Answer:
@@ -86,7 +87,8 @@ def every(seconds: float, job: Callable[[], Awaitable[None]]) -> Every:
 class Edge:
     """What one service consumes and answers."""
 
-    def __init__(self, *entries: Consume | Answer | Every) -> None:
+    def __init__(self, service: str, *entries: Consume | Answer | Every) -> None:
+        self.service = service
         self.consumes = tuple(e for e in entries if isinstance(e, Consume))
         self.answers = tuple(e for e in entries if isinstance(e, Answer))
         self.periodic = tuple(e for e in entries if isinstance(e, Every))
@@ -99,7 +101,10 @@ class Edge:
 def mount_edge(app: web.Application, bus: EventBus, topology: Topology, edge: Edge) -> None:
     async def context(_app: web.Application) -> AsyncIterator[None]:
         stops = await serve_answers(bus, topology, edge)
-        tasks = [asyncio.create_task(_kept_running(bus, topology, c)) for c in edge.consumes]
+        tasks = [
+            asyncio.create_task(_kept_running(bus, topology, edge.service, c))
+            for c in edge.consumes
+        ]
         tasks += [asyncio.create_task(_repeated(entry)) for entry in edge.periodic]
         yield
         for stop in stops:
@@ -117,12 +122,12 @@ def backlog_sampler(bus: EventBus, topology: Topology, edge: Edge) -> Sampler:
 
     async def sample() -> None:
         for entry in edge.consumes:
-            spec = topology.consumer(entry.durable, entry.subject, entry.batch, entry.give_up)
+            spec = topology.consumer_of(edge.service, entry.subject, entry.batch, entry.give_up)
             with contextlib.suppress(Exception):  # not created yet, or NATS away: keep the last
                 backlog = await bus.backlog(spec)
-                m.CONSUMER_PENDING.labels(entry.durable).set(backlog.pending)
-                m.CONSUMER_ACK_PENDING.labels(entry.durable).set(backlog.ack_pending)
-                m.CONSUMER_REDELIVERED.labels(entry.durable).set(backlog.redelivered)
+                m.CONSUMER_PENDING.labels(spec.durable).set(backlog.pending)
+                m.CONSUMER_ACK_PENDING.labels(spec.durable).set(backlog.ack_pending)
+                m.CONSUMER_REDELIVERED.labels(spec.durable).set(backlog.redelivered)
         m.DEAD_LETTERS.set(await bus.stream_depth(topology.dead_letter_stream))
 
     return sample
@@ -140,15 +145,15 @@ async def _serve(bus: EventBus, topology: Topology, entry: Answer) -> Unsubscrib
     return await bus.serve(entry.subject, responder(route.message, route.reply, entry.handler))
 
 
-async def _kept_running(bus: EventBus, topology: Topology, entry: Consume) -> None:
+async def _kept_running(bus: EventBus, topology: Topology, service: str, entry: Consume) -> None:
     """Run a consumer for the app's lifetime, restarting it if it crashes (a bug, NATS gone)."""
-    spec = topology.consumer(entry.durable, entry.subject, entry.batch, entry.give_up)
+    spec = topology.consumer_of(service, entry.subject, entry.batch, entry.give_up)
     while True:
         try:
             await bus.run_consumer(spec, entry.handler, entry.on_dead)
             return
         except Exception:
-            log.exception("consumer_crashed", durable=entry.durable)
+            log.exception("consumer_crashed", durable=spec.durable)
             await asyncio.sleep(RESTART_AFTER_SECONDS)
 
 

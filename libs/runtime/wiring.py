@@ -12,7 +12,8 @@ import structlog
 from libs.errors import CliptrailError
 from libs.logging import configure_logging
 from libs.messaging.bus import RetryPolicy
-from libs.messaging.nats_bus import NatsBus, connect_bus
+from libs.messaging.nats_bus import NatsBus, NatsIdentity, connect_bus
+from libs.messaging.permissions import ADMIN, seed_file
 from libs.messaging.topology import Topology
 from libs.observability.tracing import configure_tracing
 from libs.runtime.lifeline import watch_parent
@@ -31,14 +32,45 @@ def retry_policy(settings: Settings) -> RetryPolicy:
     return RetryPolicy(settings.max_tries, settings.retry_base_seconds, settings.retry_cap_seconds)
 
 
+def nats_identity(settings: Settings, name: str) -> NatsIdentity:
+    return NatsIdentity(
+        name,
+        settings.nats_nkey_seed_file,
+        settings.nats_creds_file,
+        settings.nats_tls_ca_file,
+        settings.nats_tls_cert_file,
+        settings.nats_tls_key_file,
+    )
+
+
 @contextlib.asynccontextmanager
 async def open_bus(settings: Settings, name: str) -> AsyncIterator[NatsBus]:
-    topology = topology_of(settings)
+    """The bus as identity `name` (a service, `bootstrap` or `admin`), with the credentials the
+    settings give. Streams are bootstrap's to create (`ensure_streams`), never a service's."""
+    identity = nats_identity(settings, name)
     async with connect_bus(
-        settings.nats_url, name, topology, retry_policy(settings), settings.ack_wait_seconds
+        settings.nats_servers,
+        identity,
+        topology_of(settings),
+        retry_policy(settings),
+        settings.ack_wait_seconds,
     ) as bus:
-        await bus.ensure_streams(topology.streams)
         yield bus
+
+
+def as_admin(settings: Settings) -> Settings:
+    """An operator's command: the settings' own NATS identity if they name one, else the
+    `admin` seed that `make run` keeps under secrets/."""
+    if settings.nats_nkey_seed_file or settings.nats_creds_file:
+        return settings
+    seed = seed_file(settings.secrets_dir, ADMIN)
+    return settings.model_copy(update={"nats_nkey_seed_file": seed}) if seed.exists() else settings
+
+
+async def ensure_streams(settings: Settings) -> None:
+    """Create or update the streams; needs the `bootstrap` (or `admin`) identity."""
+    async with open_bus(settings, "bootstrap") as bus:
+        await bus.ensure_streams(bus.topology.streams)
 
 
 @contextlib.asynccontextmanager

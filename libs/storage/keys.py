@@ -34,6 +34,13 @@ _PATTERNS: tuple[tuple[FileType, re.Pattern[str]], ...] = (
 )
 
 
+# Layout prefixes (what storage lists) and what a project's prefix scan may find and delete.
+_PREFIXES = re.compile(
+    rf"\A(?:users/{ID_PATTERN}/(?:projects/{ID_PATTERN}/(?:videos/{ID_PATTERN}/)?)?)?\Z"
+)
+_IN_PROJECT = re.compile(rf"\Ausers/{ID_PATTERN}/projects/{ID_PATTERN}/[\x20-\x7e]+\Z")
+
+
 class InvalidKeyError(PermanentError):
     """A key or id that does not fit the layout: no retry will make it fit."""
 
@@ -107,6 +114,26 @@ def slugify(title: str, max_length: int = 40) -> str:
     ascii_text = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
     slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
     return slug[:max_length].rstrip("-") or "clip"
+
+
+def check_prefix(prefix: str) -> str:
+    """A listable prefix: a user's, a project's or a video's (with the trailing slash), or ""
+    (the whole bucket, for reconcile); InvalidKeyError for anything else."""
+    if not _PREFIXES.match(prefix):
+        raise InvalidKeyError(f"not a cliptrail key prefix: {prefix[:200]!r}")
+    return prefix
+
+
+def is_deletable(key: str) -> bool:
+    """A key of the layout, or any object inside a project's prefix (what a cleanup's prefix
+    scan removes); nothing else in the bucket is cliptrail's to delete."""
+    if _IN_PROJECT.match(key) and "/../" not in f"{key}/" and "//" not in key:
+        return True
+    try:
+        parse_key(key)
+    except InvalidKeyError:
+        return False
+    return True
 
 
 def parse_key(key: str) -> ParsedKey:

@@ -9,6 +9,8 @@ from libs.messaging.bus import EventBus
 from libs.messaging.events import (
     AdminReply,
     CleanupCommand,
+    DeadLetterCommand,
+    DeadLetterReply,
     Ping,
     PingReply,
     ReconcileCommand,
@@ -50,6 +52,10 @@ class TrackingClient:
     async def video_records(self, project_id: str, video_id: str) -> list[FileRecord]:
         query = RecordsQuery(project_id=project_id, video_id=video_id)
         return (await self.records(query)).records
+
+    async def dead_letters(self, command: DeadLetterCommand) -> DeadLetterReply:
+        subject = self.topology.deadletters_rpc
+        return await ask(self.bus, subject, command, DeadLetterReply, QUERY_SECONDS)
 
     async def ping(self) -> None:
         await ask(self.bus, self.topology.tracking_ping, Ping(), PingReply, QUERY_SECONDS)

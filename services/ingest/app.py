@@ -8,7 +8,7 @@ from aiohttp import web
 
 from libs.media.probe import probe
 from libs.messaging.bus import EventBus
-from libs.messaging.topology import Topology
+from libs.messaging.topology import INGEST, Topology
 from libs.runtime.edge import Edge, consume, mount_edge
 from libs.settings import Settings
 from libs.storage.fetch import ObjectFetcher
@@ -37,9 +37,9 @@ class IngestDeps:
 
 def edge(events: IngestEvents, topology: Topology) -> Edge:
     return Edge(
+        INGEST,
         # One at a time: "rendering" must never overtake the "ready" that follows it.
-        consume(topology.render_status, durable="ingest-render-status",
-                handler=events.on_render_status, batch=1),
+        consume(topology.render_status, handler=events.on_render_status, batch=1),
     )  # fmt: skip
 
 
@@ -116,3 +116,8 @@ def _add_api_routes(app: web.Application, api: IngestHandlers, debug: DebugHandl
     routes.add_post("/api/v1/debug/cleanup-project/{project_id}", debug.cleanup_project)
     routes.add_post("/api/v1/debug/reconcile", debug.reconcile)
     routes.add_get("/api/v1/debug/storage-usage", debug.storage_usage)
+    routes.add_get("/api/v1/debug/dead-letters", debug.dead_letters)
+    routes.add_delete("/api/v1/debug/dead-letters", debug.dead_letters)
+    routes.add_get("/api/v1/debug/dead-letters/{seq}", debug.dead_letter)
+    routes.add_delete("/api/v1/debug/dead-letters/{seq}", debug.dead_letter)
+    routes.add_post("/api/v1/debug/dead-letters/{seq}/replay", debug.dead_letter)

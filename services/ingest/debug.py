@@ -11,7 +11,13 @@ from typing import TypeVar
 from aiohttp import web
 
 from libs.errors import PermanentError, ProblemError
-from libs.messaging.events import CleanupCommand, ReconcileCommand, RecordsQuery
+from libs.messaging.events import (
+    CleanupCommand,
+    DeadLetterAction,
+    DeadLetterCommand,
+    ReconcileCommand,
+    RecordsQuery,
+)
 from libs.storage.tracking_client import TrackingClient
 from services.ingest.handlers import principal_of
 
@@ -92,8 +98,32 @@ class DebugHandlers:
         totals = {"bytes": sum(u.bytes for u in usage), "objects": sum(u.objects for u in usage)}
         return web.json_response({"group_by": group_by, "usage": rows, "total": totals})
 
+    async def dead_letters(self, request: web.Request) -> web.Response:
+        """GET: a page of them; DELETE: purge them all."""
+        require_admin(request)
+        if request.method == "DELETE":
+            return await self._dead_letters(DeadLetterCommand(action="purge"))
+        after = query_int(request, "after", 0, 0, MAX_SEQ)
+        limit = query_int(request, "limit", 100, 1, 1000)
+        return await self._dead_letters(DeadLetterCommand(after=after, limit=limit))
+
+    async def dead_letter(self, request: web.Request) -> web.Response:
+        """GET: one; DELETE: purge it; POST .../replay: replay it."""
+        require_admin(request)
+        seq = request.match_info["seq"]
+        if not (seq.isascii() and seq.isdigit()) or not 1 <= int(seq) <= MAX_SEQ:
+            raise ProblemError(422, "Invalid path", f"'seq' must be from 1 to {MAX_SEQ}.")
+        actions: dict[str, DeadLetterAction] = {"GET": "show", "DELETE": "purge", "POST": "replay"}
+        command = DeadLetterCommand(action=actions[request.method], seq=int(seq))
+        return await self._dead_letters(command)
+
+    async def _dead_letters(self, command: DeadLetterCommand) -> web.Response:
+        reply = await _admin_call(self.tracking.dead_letters(command))
+        return web.json_response(reply.model_dump(mode="json", include={"letters", "removed"}))
+
 
 T = TypeVar("T")
+MAX_SEQ = 2**63 - 1  # a stream sequence, as JetStream takes it
 
 
 async def _admin_call(call: Awaitable[T]) -> T:

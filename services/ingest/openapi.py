@@ -213,7 +213,16 @@ PATHS: dict[str, Any] = {
     },
 }
 
+
+_FLAG = {"type": "boolean"}
+_SEQ = {
+    "name": "seq",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
+}
 _ADMIN = "Admin only (role admin), else 403."
+_REPORT = _ok("200", "Report")
 DEBUG_PATHS: dict[str, Any] = {
     "/api/v1/debug/r2-file-paths/{project_id}": {
         "parameters": [
@@ -243,6 +252,47 @@ DEBUG_PATHS: dict[str, Any] = {
         ],
         "post": _op(
             f"Compare the bucket with the ledger. {_ADMIN}", _ok("200", "Report"), 403, 404, 422
+        ),
+    },
+    "/api/v1/debug/dead-letters": {
+        "parameters": [
+            _query(
+                "after",
+                {"type": "integer", "minimum": 0, "maximum": 2**63 - 1},
+                "list those after this seq",
+            ),
+            _query("limit", {"type": "integer", "minimum": 1, "maximum": 1000}, "default 100"),
+        ],
+        "get": _op(
+            f"Messages that kept failing, oldest first. {_ADMIN}",
+            _ok("200", "Report"),
+            403,
+            422,
+            503,
+        ),
+        "delete": _op(f"Purge every dead letter. {_ADMIN}", _ok("200", "Report"), 403, 503),
+    },
+    "/api/v1/debug/dead-letters/{seq}": {
+        "parameters": [_SEQ],
+        "get": _op(
+            f"One dead letter: subject, error, headers, payload. {_ADMIN}",
+            _ok("200", "Report"),
+            403,
+            404,
+            422,
+            503,
+        ),
+        "delete": _op(f"Purge one dead letter. {_ADMIN}", _REPORT, 403, 404, 422),
+    },
+    "/api/v1/debug/dead-letters/{seq}/replay": {
+        "parameters": [_SEQ],
+        "post": _op(
+            f"Replay to its original subject with its headers, then remove. {_ADMIN}",
+            _ok("200", "Report"),
+            403,
+            404,
+            422,
+            503,
         ),
     },
     "/api/v1/debug/storage-usage": {

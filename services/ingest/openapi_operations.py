@@ -39,6 +39,11 @@ _RECORD = {"object_key": _KEY, "file_type": "source", "size_bytes": 7340032}
 _CLEANUP = {"tracked_keys": 5, "fallback_keys": 0, "deleted_objects": 5, "deleted_records": 5}
 
 # (path, method) -> (operationId, status whose answer carries the example, the example)
+_LETTER = {
+    "seq": 7,
+    "subject": "cliptrail.work.tracking.cleanup",
+    "error": "malformed CleanupRequest: project_id: Field required",
+}
 OPERATIONS: dict[tuple[str, str], tuple[str, str, Any]] = {
     ("/healthz", "get"): ("getHealth", "200", {"status": "ok"}),
     ("/readyz", "get"): ("getReadiness", "200", {"status": "ready", "checks": ["nats"]}),
@@ -67,6 +72,17 @@ OPERATIONS: dict[tuple[str, str], tuple[str, str, Any]] = {
     ),
     ("/api/v1/debug/reconcile", "post"): (
         "debugReconcile", "200", {"prefix": "users/", "dry_run": True, "counts": {"untracked": 0}}
+    ),
+    ("/api/v1/debug/dead-letters", "get"): ("debugListDeadLetters", "200", {"letters": [_LETTER]}),
+    ("/api/v1/debug/dead-letters", "delete"): ("debugPurgeDeadLetters", "200", {"removed": 3}),
+    ("/api/v1/debug/dead-letters/{seq}", "get"): (
+        "debugShowDeadLetter", "200", {"letters": [_LETTER]}
+    ),
+    ("/api/v1/debug/dead-letters/{seq}", "delete"): (
+        "debugPurgeDeadLetter", "200", {"removed": 1}
+    ),
+    ("/api/v1/debug/dead-letters/{seq}/replay", "post"): (
+        "debugReplayDeadLetter", "200", {"removed": 1}
     ),
     ("/api/v1/debug/storage-usage", "get"): (
         "debugStorageUsage", "200", {"group_by": "user", "usage": [{"user_id": "alice"}]}

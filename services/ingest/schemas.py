@@ -79,7 +79,7 @@ SCHEMAS: dict[str, Any] = {
     "Project": _object(_PROJECT),
     "ProjectList": _list_of("projects", ref("Project")),
     "ProjectDetail": _object(_PROJECT | {"videos": {"type": "array", "items": ref("Video")}}),
-    "Accepted": _object({"video_id": ID, "r2_key": _TEXT, "status": {"const": "uploading"}}),
+    "Accepted": _object({"video_id": ID, "r2_key": _TEXT, "status": {"const": "stored"}}),
     "Video": _object(_VIDEO),
     "ClipList": _list_of("clips", _CLIP),
     "Processing": _object({"detail": _TEXT, "status": {"enum": STATUSES}}),

@@ -9,7 +9,7 @@ from aiohttp import web
 from libs.errors import CliptrailError
 from libs.media.runner import FfmpegRunner
 from libs.messaging.bus import EventBus
-from libs.messaging.topology import Topology
+from libs.messaging.topology import RENDER, Topology
 from libs.runtime.edge import Edge, consume, mount_edge
 from libs.settings import Settings
 from libs.storage.fetch import ObjectFetcher
@@ -55,10 +55,10 @@ def build_service(settings: Settings, transfers: Transfers) -> RenderService:
 
 def edge(handlers: RenderHandlers, topology: Topology) -> Edge:
     return Edge(
+        RENDER,
         # One video at a time; its encodes share the RENDER_CONCURRENCY slots.
         consume(
             topology.render_requested,
-            durable="render-requested",
             handler=handlers.on_render_requested,
             on_dead=handlers.on_render_dead,
             batch=1,

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from libs.messaging.bus import EventBus
-from libs.messaging.topology import Topology
+from libs.messaging.topology import STORAGE, Topology
 from libs.runtime.edge import Edge, answer, every, mount_edge
 from libs.settings import Settings
 from libs.storage.objectstore import ObjectStore
@@ -25,6 +25,7 @@ class StorageDeps:
 
 def edge(handlers: StorageHandlers, topology: Topology, sweep_seconds: float) -> Edge:
     return Edge(
+        STORAGE,
         answer(topology.put_url, handlers.put_url),
         answer(topology.commit, handlers.commit),
         answer(topology.begin_upload, handlers.begin_upload),

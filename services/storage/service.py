@@ -35,7 +35,7 @@ from libs.messaging.events import (
     utcnow,
 )
 from libs.messaging.topology import Topology
-from libs.storage.keys import InvalidKeyError, ParsedKey, parse_key
+from libs.storage.keys import InvalidKeyError, ParsedKey, check_prefix, is_deletable, parse_key
 from libs.storage.objects import StoredObject
 from libs.storage.objectstore import (
     DeleteOutcome,
@@ -47,6 +47,7 @@ from libs.storage.objectstore import (
     multipart_etag,
 )
 
+NOT_OURS = "refused: not a cliptrail object key"
 # Object metadata that repeats the key's parts; records carry those as fields already.
 IDENTITY_META = frozenset({"user-id", "project-id", "video-id", "file-type", "scene-id"})
 
@@ -204,9 +205,12 @@ class StorageService:
         return await self.store.presign_get(request.key, self.timing.read_ttl_seconds)
 
     async def delete(self, request: DeleteRequest) -> DeleteOutcome:
-        """DeleteObjects, then a deleted event for every key the store confirmed gone."""
-        etags = {ref.key: ref.etag for ref in request.objects}
-        outcome = await self.store.delete_many(list(etags))
+        """DeleteObjects, then a deleted event for every key the store confirmed gone. A key
+        that is not cliptrail's (outside the layout) is refused, the others still go."""
+        etags = {ref.key: ref.etag for ref in request.objects if is_deletable(ref.key)}
+        refused = {ref.key: NOT_OURS for ref in request.objects if ref.key not in etags}
+        done = await self.store.delete_many(list(etags)) if etags else DeleteOutcome([], {})
+        outcome = DeleteOutcome(done.deleted, {**done.failed, **refused})
         events = [deleted_event(self.store.bucket, key, etags[key]) for key in outcome.deleted]
         await asyncio.gather(*(self._announce(event) for event in events))
         return outcome
@@ -217,7 +221,7 @@ class StorageService:
 
     async def list_page(self, request: ListRequest) -> ListPage:
         return await self.store.list_page(
-            request.prefix, request.continuation_token, request.max_keys
+            check_prefix(request.prefix), request.continuation_token, request.max_keys
         )
 
     async def head(self, request: HeadRequest) -> StoredObject | None:

@@ -4,9 +4,13 @@
                                                    [--records-only]
     python -m services.tracking.cli reconcile [--prefix P] [--apply]
     python -m services.tracking.cli usage [--group-by user|project]
+    python -m services.tracking.cli deadletters list [--after SEQ] [--limit N]
+    python -m services.tracking.cli deadletters show SEQ | replay SEQ | purge [SEQ]
 
 Without --apply, cleanup and reconcile are dry runs. Storage must be running (it holds the R2
-credentials); settings come from the environment and .env as for the services.
+credentials); settings come from the environment and .env as for the services. NATS: the
+identity the settings name (NATS_NKEY_SEED_FILE / NATS_CREDS_FILE), else the admin seed that
+`make run` keeps in $CLIPTRAIL_DATA_DIR/secrets/admin.nk.
 """
 
 from __future__ import annotations
@@ -18,10 +22,13 @@ import sys
 from typing import Any
 
 from libs.errors import CliptrailError
-from libs.messaging.events import CleanupCommand, ReconcileCommand
-from libs.runtime.wiring import open_bus, open_records, topology_of
+from libs.messaging.dead_letters import NatsDeadLetters
+from libs.messaging.events import CleanupCommand, DeadLetterCommand, ReconcileCommand
+from libs.messaging.permissions import ADMIN
+from libs.runtime.wiring import as_admin, open_bus, open_records, topology_of
 from libs.settings import Settings
 from libs.storage.storage_client import StorageClient
+from services.tracking.deadletters import DeadLetters
 from services.tracking.service import TrackingService
 
 
@@ -38,11 +45,29 @@ def parser() -> argparse.ArgumentParser:
     reconcile.add_argument("--apply", action="store_true", help="fix what it finds")
     usage = commands.add_parser("usage", help="bytes and objects from the ledger")
     usage.add_argument("--group-by", choices=("user", "project"), default="user")
+    letters = commands.add_parser("deadletters", help="list, show, replay or purge dead letters")
+    letters.add_argument("action", choices=("list", "show", "replay", "purge"))
+    letters.add_argument("seq", nargs="?", type=int, help="a dead letter's sequence number")
+    letters.add_argument("--after", type=int, default=0, help="list: after this sequence")
+    letters.add_argument("--limit", type=int, default=100)
     return root
 
 
+async def dead_letters(settings: Settings, command: DeadLetterCommand) -> Any:
+    """What `deadletters` does; the admin endpoints run the same DeadLetters.run in tracking."""
+    async with open_bus(settings, ADMIN) as bus:
+        letters = DeadLetters(NatsDeadLetters(bus), bus.topology)
+        return (await letters.run(command)).model_dump(mode="json", exclude={"version"})
+
+
 async def run(settings: Settings, args: argparse.Namespace) -> Any:
-    async with open_bus(settings, "tracking-cli") as bus, open_records(settings) as records:
+    settings = as_admin(settings)
+    if args.command == "deadletters":
+        letters = DeadLetterCommand(
+            action=args.action, seq=args.seq, after=args.after, limit=args.limit
+        )
+        return await dead_letters(settings, letters)
+    async with open_bus(settings, ADMIN) as bus, open_records(settings) as records:
         storage = StorageClient(bus, topology_of(settings), timeout=600.0)
         service = TrackingService(records, storage, settings.reconcile_grace_seconds)
         if args.command == "usage":

@@ -15,6 +15,8 @@ from libs.messaging.events import (
     AdminReply,
     CleanupCommand,
     CleanupRequest,
+    DeadLetterCommand,
+    DeadLetterReply,
     ObjectEvent,
     Ping,
     PingReply,
@@ -26,6 +28,7 @@ from libs.messaging.events import (
     decode,
 )
 from libs.storage.objects import FileRecord
+from services.tracking.deadletters import DeadLetters
 from services.tracking.service import TrackingService, record_of
 
 log = structlog.get_logger(__name__)
@@ -36,6 +39,7 @@ class TrackingHandlers:
     service: TrackingService
     batcher: MicroBatcher[FileRecord]
     deletions: MicroBatcher[tuple[str, str]]
+    dead_letters: DeadLetters
 
     async def on_object_created(self, delivery: Delivery) -> None:
         event = decode(ObjectEvent, delivery.data)
@@ -80,6 +84,9 @@ class TrackingHandlers:
     async def ping(self, _request: Ping) -> PingReply:
         await self.service.ping()
         return PingReply()
+
+    async def dead_letters_command(self, command: DeadLetterCommand) -> DeadLetterReply:
+        return await self.dead_letters.run(command)
 
 
 def _summary(report: dict[str, Any]) -> dict[str, Any]:

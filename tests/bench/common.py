@@ -22,14 +22,18 @@ from typing import Any
 import aiohttp
 from pydantic import SecretStr
 
+from deploy.natsauth import write_server_config
 from deploy.servers import (
     ProcessSpec,
     free_port,
     load_processes,
+    nats_config_path,
     placeholder_values,
     start_server,
     stop_process,
 )
+from libs.messaging.permissions import ADMIN, seed_file
+from libs.runtime.wiring import ensure_streams
 from libs.settings import Settings
 from libs.web.auth import issue_token
 from tests.support import settings_env, spawn
@@ -132,6 +136,7 @@ def bench_settings(root: Path, **changes: Any) -> Settings:
         r2_endpoint_url=f"http://127.0.0.1:{free_port()}",
         mongodb_uri=f"mongodb://127.0.0.1:{free_port()}",
         data_dir=root / "data",
+        nats_nkey_seed_file=seed_file(root / "data" / "secrets", ADMIN),  # the operator's key
         http_port=free_port(),
         storage_health_port=free_port(),
         tracking_health_port=free_port(),
@@ -229,8 +234,10 @@ def _spread(spec: ProcessSpec) -> ProcessSpec:
 @contextlib.contextmanager
 def system(settings: Settings, root: Path, modules: tuple[str, ...] = SERVICES) -> Iterator[Stack]:
     """The real servers and the services' processes, stopped at the end."""
+    write_server_config(nats_config_path(settings), settings.secrets_dir, settings.nats_prefix)
     specs, _ = load_processes(placeholder_values(settings))
     stack = Stack(root, [start_server(_spread(spec), root / "logs") for spec in specs], {})
+    asyncio.run(ensure_streams(settings))  # as make run's bootstrap does
     os.environ.update(settings_env(settings))
     try:
         for module in modules:

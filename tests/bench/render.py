@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any, get_args
 
 import aiohttp
-import nats
 from nats.aio.msg import Msg
 from pymongo import MongoClient
 
@@ -37,6 +36,7 @@ from services.render.commands import encode_args, thumbnail_args
 from services.render.model import EncodeJob, FrameSize
 from tests.bench.common import Row, Scale, bench_settings, system, wait_healthy
 from tests.integration.render.support import TERMINAL, request_render, store_source
+from tests.support import connect_nats
 
 SIZE, RATE = "1280x720", 30
 ALL_STYLES: list[Style] = list(get_args(Style))
@@ -68,7 +68,7 @@ async def render_once(
     """(when the request was published, how long until ready, highlights.json)."""
     await wait_ready(settings)
     key = await store_source(settings, video, USER, PROJECT, VIDEO)
-    client = await nats.connect(settings.nats_url)
+    client = await connect_nats(settings)
     outcome: asyncio.Future[RenderStatus] = asyncio.get_running_loop().create_future()
 
     async def on_status(message: Msg) -> None:

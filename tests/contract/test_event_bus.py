@@ -12,7 +12,6 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
-import nats
 import pytest
 import pytest_asyncio
 
@@ -22,7 +21,7 @@ from libs.messaging.nats_bus import NatsBus
 from libs.messaging.topology import ConsumerSpec, Topology
 from libs.runtime.wiring import open_bus, retry_policy, topology_of
 from libs.settings import Settings
-from tests.support import eventually
+from tests.support import connect_nats, eventually
 
 SENTINEL = b"sentinel"
 
@@ -99,7 +98,7 @@ async def dead_letters(bus: EventBus, settings: Settings) -> list[DeadLetter]:
     if isinstance(bus, InMemoryBus):
         return list(bus.dead_letters)
     topology = topology_of(settings)
-    client = await nats.connect(settings.nats_url)
+    client = await connect_nats(settings)
     try:
         js = client.jetstream()
         state = (await js.stream_info(topology.dead_letter_stream)).state
@@ -117,7 +116,7 @@ async def dead_letters(bus: EventBus, settings: Settings) -> list[DeadLetter]:
 async def nothing_left_unacked(bus: EventBus, spec: ConsumerSpec, settings: Settings) -> bool:
     if isinstance(bus, InMemoryBus):
         return True  # the fake settles each message before it takes the next
-    client = await nats.connect(settings.nats_url)
+    client = await connect_nats(settings)
     try:
         info = await client.jetstream().consumer_info(spec.stream, spec.durable)
         return bool(info.num_ack_pending == 0 and info.num_pending == 0)

@@ -18,7 +18,7 @@ SERVICE_PORTS = {
 }
 # Settings that issue #10 (stream replicas) and #11 (per-service NATS NKeys) are adding to
 # libs/settings.py; drop a name from here once Settings has it.
-PENDING_SETTINGS = {"CLIPTRAIL_STREAM_REPLICAS", "NATS_NKEY_SEED_FILE"}
+PENDING_SETTINGS = {"CLIPTRAIL_STREAM_REPLICAS"}
 
 
 def tool(name: str) -> str:

@@ -10,13 +10,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import nats
 import pytest
 
+from libs.messaging.permissions import BOOTSTRAP
 from libs.runtime.wiring import open_object_store, topology_of
 from libs.settings import Settings
 from tests.deploy import ROOT
-from tests.support import settings_env
+from tests.support import as_identity, connect_nats, settings_env
 
 pytestmark = pytest.mark.integration
 
@@ -38,7 +38,7 @@ async def run_bootstrap(settings: Settings, cwd: Path) -> None:
 
 
 async def stream_names(settings: Settings) -> set[str]:
-    client = await nats.connect(settings.nats_url)
+    client = await connect_nats(settings)
     try:
         return {info.config.name for info in await client.jetstream().streams_info()}
     finally:
@@ -48,8 +48,13 @@ async def stream_names(settings: Settings) -> set[str]:
 async def test_the_bootstrap_command_creates_what_the_services_expect(
     settings: Settings, records_collection: Any, tmp_path: Path
 ) -> None:
+    # A prefix whose streams nobody has made yet; bootstrap runs as its own NATS identity.
+    settings = settings.model_copy(update={"nats_prefix": f"b{settings.nats_prefix}"})
+    assert not {stream.name for stream in topology_of(settings).streams} & await stream_names(
+        settings
+    )
     for _ in range(2):
-        await run_bootstrap(settings, tmp_path)
+        await run_bootstrap(as_identity(settings, BOOTSTRAP), tmp_path)
         async with open_object_store(settings) as store:
             await store.ping()  # HeadBucket: the bucket exists
         expected = {stream.name for stream in topology_of(settings).streams}

@@ -10,18 +10,26 @@ import json
 from pathlib import Path
 from typing import Any
 
-import nats
 from aiohttp import ClientSession
 
 from libs.messaging.events import RenderRequest, RenderStatus, decode, encode
-from libs.runtime.wiring import open_bus, topology_of
+from libs.messaging.topology import RENDER
+from libs.runtime.wiring import topology_of
 from libs.settings import Settings
 from libs.storage.keys import clip_key, clip_stem, highlights_key, thumbnail_key
-from tests.support import bearer, create_project, eventually, push, stack
+from tests.support import (
+    bearer,
+    connect_nats,
+    create_project,
+    eventually,
+    push,
+    service_bus,
+    stack,
+)
 
 
 async def render_request(settings: Settings) -> RenderRequest:
-    client = await nats.connect(settings.nats_url)
+    client = await connect_nats(settings)
     try:
         sub = await client.jetstream().pull_subscribe(
             topology_of(settings).render_requested, durable=None
@@ -39,7 +47,7 @@ async def announce(settings: Settings, request: RenderRequest, status: str) -> N
         video_id=request.video_id,
         status=status,  # type: ignore[arg-type]
     )
-    async with open_bus(settings, "render-double") as bus:
+    async with service_bus(settings, RENDER) as bus:
         await bus.publish(bus.topology.render_status, encode(event), msg_id=f"{status}-test")
 
 
@@ -125,7 +133,7 @@ async def test_a_failed_render_is_reported_on_the_video_and_its_clips(
             status="failed",
             error="corrupt source",
         )
-        async with open_bus(settings, "render-double") as bus:
+        async with service_bus(settings, RENDER) as bus:
             await bus.publish(bus.topology.render_status, encode(failed), msg_id="failed-test")
         url = f"{base}/api/v1/projects/{project}/videos/{video}"
         state = await eventually(lambda: _video_failed(http, url, alice))

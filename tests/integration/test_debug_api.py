@@ -143,14 +143,16 @@ async def test_reconcile_reports_each_drift_exactly_and_fixes_it(
         assert [entry["key"] for entry in report["mismatched"]] == [mismatched]
 
         fixed = await _reconcile(http, base, admin, dry_run=False)
-        assert (fixed["backfilled"], fixed["deleted_objects"]) == (1, 1)
+        # Storage deletes only cliptrail's keys: the junk outside the layout is refused, kept.
+        assert (fixed["backfilled"], fixed["deleted_objects"]) == (1, 0)
+        assert [failure["key"] for failure in fixed["failed"]] == [junk]
         assert (fixed["removed_records"], fixed["updated_records"]) == (1, 1)
-        assert await bucket.head(junk) is None
+        assert await bucket.head(junk) is not None
         backfilled = await records_collection.find_one({"object_key": orphan})
         assert backfilled["file_type"] == "source" and backfilled["content_type"] == "video/mp4"
 
         clean = await _reconcile(http, base, admin, dry_run=True)
-        assert clean["counts"] == {"untracked": 0, "missing": 0, "mismatched": 0}
+        assert clean["counts"] == {"untracked": 1, "missing": 0, "mismatched": 0}
 
 
 async def _reconcile(http: ClientSession, base: str, admin: dict[str, str], dry_run: bool) -> Any:

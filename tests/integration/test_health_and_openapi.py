@@ -6,12 +6,14 @@ from typing import Any
 
 from aiohttp import ClientSession
 
-from libs.runtime.wiring import open_bus, open_records, topology_of
+from libs.messaging.dead_letters import NatsDeadLetters
+from libs.messaging.topology import INGEST, TRACKING
+from libs.runtime.wiring import open_records, topology_of
 from libs.settings import Settings
 from services.ingest.app import IngestDeps, build_app
 from services.tracking.app import TrackingDeps
 from services.tracking.app import build_app as build_tracking
-from tests.support import bearer, ingest, serving, storage, tracking
+from tests.support import bearer, ingest, service_bus, serving, storage, tracking
 
 
 async def test_readyz_names_what_does_not_answer(
@@ -51,8 +53,8 @@ async def test_tracking_readyz_reports_an_unreachable_mongodb(
     broken = settings.model_copy(
         update={"mongodb_uri": "mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=500"}
     )
-    async with open_bus(broken, "tracking") as bus, open_records(broken) as records:
-        deps = TrackingDeps(bus=bus, records=records, topology=topology_of(broken))
+    async with service_bus(broken, TRACKING) as bus, open_records(broken) as records:
+        deps = TrackingDeps(bus, records, topology_of(broken), NatsDeadLetters(bus))
         app = build_tracking(broken, deps)
         async with serving(app) as base, http.get(f"{base}/readyz") as response:
             assert response.status == 503
@@ -71,7 +73,7 @@ async def test_worker_services_answer_health(
 async def test_openapi_documents_exactly_the_routes(
     settings: Settings, http: ClientSession
 ) -> None:
-    async with open_bus(settings, "ingest") as bus:
+    async with service_bus(settings, INGEST) as bus:
         app = build_app(settings, IngestDeps(bus=bus, topology=topology_of(settings)))
         async with serving(app) as base, http.get(f"{base}/api/v1/openapi.json") as response:
             document = await response.json()

@@ -7,19 +7,21 @@ import signal
 from pathlib import Path
 from typing import Any
 
-import nats
 from aiohttp import ClientSession
 
 from libs.messaging.events import CleanupRequest, ObjectEvent, decode, encode
-from libs.runtime.wiring import open_bus, topology_of
+from libs.messaging.topology import INGEST, STORAGE
+from libs.runtime.wiring import topology_of
 from libs.settings import Settings
 from tests.support import (
     MEDIA,
     bearer,
+    connect_nats,
     create_project,
     eventually,
     ingest,
     make_raw_video,
+    service_bus,
     spawn,
     storage,
     tracking,
@@ -30,7 +32,7 @@ from tests.support import (
 async def _stored_events(settings: Settings, count: int) -> list[ObjectEvent]:
     """Read the first `count` created events of sources straight from the stream."""
     topology = topology_of(settings)
-    client = await nats.connect(settings.nats_url)
+    client = await connect_nats(settings)
     try:
         sub = await client.jetstream().pull_subscribe(topology.object_created, durable=None)
         messages = await sub.fetch(50, timeout=5)
@@ -76,7 +78,7 @@ async def test_duplicate_events_leave_one_record_with_the_same_values(
             lambda: records_collection.find_one({"object_key": key}, {"_id": 0})
         )
         [event] = await _stored_events(settings, 1)
-        async with open_bus(settings, "replayer") as bus:
+        async with service_bus(settings, STORAGE) as bus:
             # As NATS dedups by Nats-Msg-Id, a replay needs a fresh id to reach tracking at all.
             for attempt in range(2):
                 await bus.publish(
@@ -188,7 +190,7 @@ async def test_poison_cleanup_requests_are_dead_lettered_with_the_reason(
 ) -> None:
     topology = topology_of(settings)
     bad_id = CleanupRequest(user_id="alice", project_id="../etc")
-    async with tracking(settings), open_bus(settings, "poisoner") as bus:
+    async with tracking(settings), service_bus(settings, INGEST) as bus:
         await bus.publish(topology.cleanup, b"{not json", msg_id="poison-1")
         await bus.publish(topology.cleanup, encode(bad_id), msg_id="poison-2")
         letters = await eventually(lambda: _dead_letters(settings, 2))
@@ -199,7 +201,7 @@ async def test_poison_cleanup_requests_are_dead_lettered_with_the_reason(
 
 async def _dead_letters(settings: Settings, count: int) -> list[dict[str, str]]:
     topology = topology_of(settings)
-    client = await nats.connect(settings.nats_url)
+    client = await connect_nats(settings)
     try:
         info = await client.jetstream().stream_info(topology.dead_letter_stream)
         if info.state.messages < count:

@@ -60,8 +60,23 @@ def test_every_route_has_a_receiver_and_a_sender() -> None:
 
 
 def test_durable_names_are_unique_across_services() -> None:
-    durables = [c.durable for table in TABLES.values() for c in table().consumes]
+    durables = [durable for route in ROUTES for _service, durable in route.durables]
     assert len(durables) == len(set(durables))
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_a_table_is_its_own_services_and_every_consumer_has_a_durable_on_the_map(
+    service: str,
+) -> None:
+    table = TABLES[service]()
+    assert table.service == service
+    assert all(TOPOLOGY.consumer_of(service, c.subject).durable for c in table.consumes)
+
+
+def test_only_stream_receivers_have_durables() -> None:
+    for route in ROUTES:
+        expected = set() if route.reply is not None else set(route.receivers)
+        assert {service for service, _ in route.durables} == expected
 
 
 def test_request_reply_routes_have_one_answering_service() -> None:

@@ -10,10 +10,12 @@ from libs.storage.keys import (
     InvalidKeyError,
     ParsedKey,
     check_id,
+    check_prefix,
     clip_key,
     clip_stem,
     database_key,
     highlights_key,
+    is_deletable,
     is_valid_id,
     new_id,
     parse_key,
@@ -216,3 +218,31 @@ def test_any_title_gives_a_clip_key_that_parses(title: str) -> None:
 def test_parse_key_is_as_strict_as_the_builders(key: str) -> None:
     with pytest.raises(InvalidKeyError):
         parse_key(key)
+
+
+@pytest.mark.parametrize(
+    "prefix", ["", "users/u1/", "users/u1/projects/p1/", "users/u1/projects/p1/videos/v1/"]
+)
+def test_a_layout_prefix_or_the_whole_bucket_may_be_listed(prefix: str) -> None:
+    assert check_prefix(prefix) == prefix
+
+
+@pytest.mark.parametrize(
+    "prefix", ["users/", "users/u1", "users/u1/projects/", "junk/", "users/u1/database", "u"]
+)
+def test_any_other_prefix_is_refused(prefix: str) -> None:
+    with pytest.raises(InvalidKeyError):
+        check_prefix(prefix)
+
+
+def test_layout_keys_and_leftovers_inside_a_project_are_deletable_nothing_else() -> None:
+    assert is_deletable("users/u1/database.sqlite")
+    assert is_deletable("users/u1/projects/p1/videos/v1/stray.tmp")
+    for key in (
+        "junk/x",
+        "users/u1/notes.txt",
+        "users/u1/projects/p1/../../u2/database.sqlite",
+        "users/u1/projects/p1//x",
+        "users/u1/projects/p1/\nx",
+    ):
+        assert not is_deletable(key), key

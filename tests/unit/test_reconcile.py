@@ -23,7 +23,8 @@ OK = f"{V}/v1/source.mp4"
 UNTRACKED = f"{V}/v2/highlights.json"
 MISSING = f"{V}/v3/source.mp4"
 MISMATCHED = f"{V}/v4/source.mp4"
-OLD_JUNK, YOUNG_JUNK = "junk/old.bin", "junk/young.bin"
+# Leftovers inside a project: what storage may delete (it refuses keys outside the layout).
+OLD_JUNK, YOUNG_JUNK = "users/a0/projects/gone/old.bin", "users/a0/projects/gone/young.bin"
 DELETED_PROJECT = "users/alice/projects/gone/videos/v1/source.mp4"
 
 

@@ -20,12 +20,13 @@ from libs.messaging.events import (
     decode,
     encode,
 )
-from libs.runtime.wiring import open_bus, topology_of
+from libs.messaging.topology import INGEST, RENDER
+from libs.runtime.wiring import topology_of
 from libs.settings import Settings
 from libs.storage.keys import source_key
 from services.render.app import RenderDeps
 from services.render.app import build_app as build_render
-from tests.support import push, serving
+from tests.support import connect_nats, push, service_bus, serving
 
 TERMINAL = ("ready", "failed")
 
@@ -119,7 +120,7 @@ def is_jpeg(path: Path) -> bool:
 
 @contextlib.asynccontextmanager
 async def render(settings: Settings) -> AsyncIterator[str]:
-    async with open_bus(settings, "render") as bus:
+    async with service_bus(settings, RENDER) as bus:
         deps = RenderDeps(bus=bus, topology=topology_of(settings))
         async with serving(build_render(settings, deps)) as url:
             yield url
@@ -140,7 +141,7 @@ async def request_render(
     request = RenderRequest(
         user_id=user, project_id=project, video_id=vid, source_key=key, highlights=parsed
     )
-    async with open_bus(settings, "test-ingest") as bus:
+    async with service_bus(settings, INGEST) as bus:
         await bus.publish(topology_of(settings).render_requested, encode(request), msg_id=msg_id)
     return request
 
@@ -148,7 +149,7 @@ async def request_render(
 async def statuses_until(settings: Settings, finished: int, timeout: float = 60) -> list[str]:
     """Render statuses as published, until `finished` of them are ready or failed."""
     seen: list[RenderStatus] = []
-    client = await nats.connect(settings.nats_url)
+    client = await connect_nats(settings)
     try:
         sub = await client.jetstream().pull_subscribe(
             topology_of(settings).render_status, durable=None

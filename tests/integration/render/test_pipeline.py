@@ -10,14 +10,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import nats
 import psutil
 import pytest
 from aiohttp import ClientSession
 
 from libs.media.runner import FfmpegRunner
 from libs.messaging.events import ObjectEvent, decode
-from libs.runtime.wiring import open_bus, topology_of
+from libs.runtime.wiring import topology_of
 from libs.settings import Settings
 from services.render.ffmpeg import FfmpegMedia
 from tests.integration.render.support import (
@@ -28,7 +27,7 @@ from tests.integration.render.support import (
     statuses_until,
     store_source,
 )
-from tests.support import eventually, spawn, storage, tracking
+from tests.support import connect_nats, eventually, spawn, storage, tracking
 
 pytestmark = pytest.mark.integration
 USER, PROJECT = "alice", "p1"
@@ -59,7 +58,7 @@ def clips_of(vid: str, *names: str) -> list[str]:
 
 async def created_keys(settings: Settings) -> list[str]:
     """Keys of every storage.object.created event, in stream order."""
-    client = await nats.connect(settings.nats_url)
+    client = await connect_nats(settings)
     try:
         topic = topology_of(settings).object_created
         sub = await client.jetstream().pull_subscribe(topic, durable=None)
@@ -296,8 +295,7 @@ async def test_without_storage_render_retries_then_fails_the_video_and_dead_lett
         key = f"users/{USER}/projects/{PROJECT}/videos/v6/source.mp4"
         await request_render(fast, key, HIGHLIGHTS, "render:v6")
         statuses = await statuses_until(fast, 1)
-        async with open_bus(fast, "test-dlq"):
-            dead = await _dead_letters(fast)
+        dead = await _dead_letters(fast)
     assert statuses[:-1] == ["rendering"] * fast.max_tries
     gave_up = f"failed: render stopped: gave up after {fast.max_tries} tries: "
     assert statuses[-1].startswith(gave_up) and "presign" in statuses[-1]
@@ -306,7 +304,7 @@ async def test_without_storage_render_retries_then_fails_the_video_and_dead_lett
 
 
 async def _dead_letters(settings: Settings) -> list[tuple[str, bytes]]:
-    client = await nats.connect(settings.nats_url)
+    client = await connect_nats(settings)
     try:
         sub = await client.jetstream().pull_subscribe(
             topology_of(settings).subject("deadletter.>"), durable=None
