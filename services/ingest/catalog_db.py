@@ -38,6 +38,8 @@ CREATE INDEX IF NOT EXISTS videos_by_project ON videos(project_id);
 MIGRATIONS = (
     _SCHEMA_V1,
     "ALTER TABLE projects ADD COLUMN deleted_at TEXT;",
+    # The sequence of the last render status applied (a late, lower one is ignored).
+    "ALTER TABLE videos ADD COLUMN status_seq INTEGER NOT NULL DEFAULT 0;",
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
