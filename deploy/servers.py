@@ -236,10 +236,16 @@ def nats_config_path(settings: Settings) -> Path:
     return settings.data_dir.resolve() / "nats.conf"
 
 
+def _embedded_address(settings: Settings, url: str) -> tuple[str, int | str]:
+    """Where an embedded server listens; external servers (CLIPTRAIL_EMBEDDED=0) may be any
+    URL their clients take (a NATS server list, mongodb+srv://, a replica set's hosts)."""
+    return host_and_port(url) if settings.embedded else ("", "")
+
+
 def placeholder_values(settings: Settings) -> dict[str, str]:
-    nats_host, nats_port = host_and_port(settings.nats_url)
-    s3_host, s3_port = host_and_port(settings.r2_endpoint_url)
-    mongo_host, mongo_port = host_and_port(settings.mongodb_uri)
+    nats_host, nats_port = _embedded_address(settings, settings.nats_url)
+    s3_host, s3_port = _embedded_address(settings, settings.r2_endpoint_url)
+    mongo_host, mongo_port = _embedded_address(settings, settings.mongodb_uri)
     return {
         "bin": str(Path(sys.executable).parent),
         "deploy": str(DEPLOY_DIR),

@@ -68,6 +68,22 @@ class Settings(BaseSettings):
     retry_base_seconds: float = Field(0.5, validation_alias=_env("CLIPTRAIL_RETRY_BASE_SECONDS"))
     retry_cap_seconds: float = Field(30.0, validation_alias=_env("CLIPTRAIL_RETRY_CAP_SECONDS"))
     ack_wait_seconds: float = Field(60.0, validation_alias=_env("CLIPTRAIL_ACK_WAIT_SECONDS"))
+    # Messages a consumer hands out unsettled, across all replicas of its service.
+    max_ack_pending: int = Field(256, ge=1, validation_alias=_env("CLIPTRAIL_MAX_ACK_PENDING"))
+    # Copies of each stream and KV bucket bootstrap creates (3 on a three-node NATS cluster).
+    stream_replicas: int = Field(1, ge=1, le=5, validation_alias=_env("CLIPTRAIL_STREAM_REPLICAS"))
+    # How long and how much the dead-letter stream keeps (0: no limit); set at creation only.
+    deadletter_max_age_seconds: float = Field(
+        30 * 86400.0, ge=0, validation_alias=_env("CLIPTRAIL_DEADLETTER_MAX_AGE_SECONDS")
+    )
+    deadletter_max_bytes: int = Field(
+        1024**3, ge=0, validation_alias=_env("CLIPTRAIL_DEADLETTER_MAX_BYTES")
+    )
+    # A replica writing a user's catalog holds a lease; it lapses this long after its holder
+    # stops renewing it (a crashed replica blocks that user's writes at most this long).
+    catalog_lease_seconds: float = Field(
+        10.0, ge=1.0, validation_alias=_env("CLIPTRAIL_CATALOG_LEASE_SECONDS")
+    )
     # Every part of a multipart upload but the last has this size (R2 requires equal parts).
     multipart_part_bytes: int = Field(
         8 * 1024 * 1024, ge=5 * 1024 * 1024, validation_alias=_env("CLIPTRAIL_MULTIPART_PART_BYTES")
@@ -93,6 +109,8 @@ class Settings(BaseSettings):
     )
     user_quota_bytes: int = Field(0, validation_alias=_env("CLIPTRAIL_USER_QUOTA_BYTES"))
     render_concurrency: int = Field(1, validation_alias=_env("RENDER_CONCURRENCY"))
+    # Videos being rendered at once across all render replicas (the consumer's max_ack_pending).
+    render_max_in_flight: int = Field(4, ge=1, validation_alias=_env("RENDER_MAX_IN_FLIGHT"))
     render_vertical_size: str = Field("720x1280", validation_alias=_env("RENDER_VERTICAL_SIZE"))
     render_preset: str = Field("veryfast", validation_alias=_env("RENDER_PRESET"))
     # An encode may take this many times the clip's length (at least a minute) before it is killed.

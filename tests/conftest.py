@@ -133,6 +133,8 @@ def isolated(server_settings: Settings, data_dir: Path) -> Settings:
             "retry_base_seconds": 0.2,
             "retry_cap_seconds": 1.0,
             "max_tries": 4,
+            # Each test's dead-letter stream reserves this much of the shared server's store.
+            "deadletter_max_bytes": 16 * 1024 * 1024,
             "http_port": 0,
             "storage_health_port": 0,
             "tracking_health_port": 0,

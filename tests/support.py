@@ -144,7 +144,7 @@ async def service_bus(settings: Settings, identity: str) -> AsyncIterator[Any]:
 @contextlib.asynccontextmanager
 async def ingest(settings: Settings) -> AsyncIterator[str]:
     async with service_bus(settings, INGEST) as bus:
-        deps = IngestDeps(bus=bus, topology=topology_of(settings))
+        deps = IngestDeps(bus=bus, topology=topology_of(settings), jetstream=bus.jetstream)
         async with serving(build_ingest(settings, deps)) as url:
             yield url
 

@@ -25,7 +25,7 @@ from typing import Protocol
 from opentelemetry.trace import SpanKind
 
 from libs.errors import PermanentError, TransientError
-from libs.messaging.topology import ConsumerSpec, StreamSpec, Topology
+from libs.messaging.topology import ConsumerSpec, Topology
 from libs.observability.metrics import HANDLER_SECONDS, MESSAGES
 from libs.observability.tracing import handling, trace_headers
 
@@ -111,8 +111,6 @@ class DeadLetterStore(Protocol):
 
 
 class EventBus(Protocol):
-    async def ensure_streams(self, streams: tuple[StreamSpec, ...]) -> None: ...
-
     async def publish(self, subject: str, payload: bytes, *, msg_id: str) -> None: ...
 
     async def run_consumer(
@@ -190,9 +188,6 @@ class InMemoryBus:
         self._seen_ids: set[str] = set()
         self._responders: dict[str, Responder] = {}
         self._new_message = asyncio.Condition()
-
-    async def ensure_streams(self, streams: tuple[StreamSpec, ...]) -> None:
-        return None
 
     async def publish(self, subject: str, payload: bytes, *, msg_id: str) -> None:
         if msg_id in self._seen_ids:

@@ -228,9 +228,20 @@ class RenderRequest(_Message):
     video_id: str
     source_key: str
     highlights: list[Highlight] | None = None
+    # Orders the statuses of this request after those of every earlier request for the video.
+    requested_at: datetime = Field(default_factory=utcnow)
 
 
 RenderState = Literal["rendering", "ready", "failed"]
+# A status's step within one delivery of a request: it starts, it ends, it is given up.
+STEPS: dict[str, int] = {"rendering": 1, "ready": 2, "failed": 2, "dead": 3}
+
+
+def status_sequence(requested_at: datetime, delivery: int, step: int) -> int:
+    """Larger for a later request, then a later delivery of it, then a later step: a late
+    `rendering` never outranks the `ready` that followed it."""
+    millis = int(requested_at.timestamp() * 1000)
+    return (millis * 100_000 + min(delivery, 99_999)) * 10 + step
 
 
 class RenderStatus(_Message):
@@ -242,6 +253,9 @@ class RenderStatus(_Message):
     video_id: str
     status: RenderState
     error: str | None = None
+    # status_sequence(...): a status is applied only over one of a lower sequence (0: from an
+    # older sender, applied by the status rules alone).
+    sequence: int = 0
 
 
 class CleanupRequest(_Message):

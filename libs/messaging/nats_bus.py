@@ -17,8 +17,7 @@ from nats.aio.msg import Msg
 from nats.errors import Error as NatsError
 from nats.errors import NoRespondersError
 from nats.js import JetStreamContext
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
-from nats.js.errors import BadRequestError
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from opentelemetry.trace import SpanKind
 
 from libs.errors import CliptrailError, TransientError
@@ -36,7 +35,7 @@ from libs.messaging.bus import (
     handling_delivery,
 )
 from libs.messaging.permissions import inbox_prefix
-from libs.messaging.topology import ConsumerSpec, StreamSpec, Topology
+from libs.messaging.topology import ConsumerSpec, Topology
 from libs.observability.tracing import handling, trace_headers
 
 log = structlog.get_logger(__name__)
@@ -46,33 +45,30 @@ NO_RESPONDER_SECONDS = 3.0  # a request with nobody to answer it is retried this
 NO_RESPONDER_FIRST_WAIT = 0.05  # a stopping consumer's messages in hand get this long to settle
 
 
+@dataclass(frozen=True)
+class BusTuning:
+    """Settings of the bus (not of one process): how long a message may stay unsettled before
+    redelivery, and how many messages a consumer hands out unsettled across all replicas."""
+
+    ack_wait: float = 60.0
+    max_ack_pending: int = 1000
+
+
 class NatsBus:
     def __init__(
-        self, client: Client, topology: Topology, policy: RetryPolicy, ack_wait: float = 60.0
+        self, client: Client, topology: Topology, policy: RetryPolicy, tuning: BusTuning
     ) -> None:
         self._nc = client
         self._js = client.jetstream()
         self.topology = topology
         self.policy = policy
-        self.ack_wait = ack_wait
+        self.tuning = tuning
+        self.ack_wait = tuning.ack_wait
         self._answering: set[asyncio.Task[None]] = set()
 
     @property
     def jetstream(self) -> JetStreamContext:
         return self._js
-
-    async def ensure_streams(self, streams: tuple[StreamSpec, ...]) -> None:
-        for spec in streams:
-            config = StreamConfig(
-                name=spec.name,
-                subjects=list(spec.subjects),
-                storage=StorageType.FILE,
-                duplicate_window=600.0,
-            )
-            try:
-                await self._js.add_stream(config)
-            except BadRequestError:
-                await self._js.update_stream(config)
 
     async def publish(self, subject: str, payload: bytes, *, msg_id: str) -> None:
         try:
@@ -90,7 +86,7 @@ class NatsBus:
             deliver_policy=DeliverPolicy.ALL,
             ack_wait=self.ack_wait,
             max_deliver=-1,  # our own policy dead-letters; the server must never drop
-            max_ack_pending=spec.batch * 4,
+            max_ack_pending=spec.max_ack_pending or self.tuning.max_ack_pending,
         )
         sub = await self._js.pull_subscribe(
             spec.subject, durable=spec.durable, stream=spec.stream, config=config
@@ -291,7 +287,7 @@ async def connect_bus(
     identity: NatsIdentity,
     topology: Topology,
     policy: RetryPolicy,
-    ack_wait: float = 60.0,
+    tuning: BusTuning = BusTuning(),
 ) -> AsyncIterator[NatsBus]:
     try:
         client = await nats.connect(
@@ -304,7 +300,7 @@ async def connect_bus(
     except (NatsError, OSError, TimeoutError) as exc:
         raise TransientError(f"cannot reach NATS at {','.join(servers)}: {exc!r}") from exc
     try:
-        yield NatsBus(client, topology, policy, ack_wait)
+        yield NatsBus(client, topology, policy, tuning)
     finally:
         # Bounded: with the server gone, closing must not keep a stopping service alive.
         with contextlib.suppress(TimeoutError, NatsError):

@@ -1,5 +1,5 @@
 """Who may do what on NATS, derived from the route map: one identity (NKey) per service, plus
-`bootstrap` (creates and updates the streams) and `admin` (the operator: everything).
+`bootstrap` (creates the streams and KV buckets) and `admin` (the operator: everything).
 
 A service may publish only the subjects it sends (and the dead letters of what it consumes),
 subscribe only to the requests it answers and its own inbox (`_INBOX.<service>.>`), and call
@@ -53,7 +53,7 @@ def permissions(identity: str, prefix: str = "") -> Permissions:
     scope = _Scope(Topology(prefix))
     if identity == BOOTSTRAP:
         return Permissions(tuple(scope.stream_admin()), (f"{inbox_prefix(identity)}.>",))
-    publish = [*scope.sends(identity), *scope.consumes(identity)]
+    publish = [*scope.sends(identity), *scope.consumes(identity), *scope.key_values(identity)]
     if identity == DEADLETTER_ADMIN:
         publish += scope.dead_letter_admin()
     answers = [scope.subject(r) for r in ROUTES if r.reply and identity in r.receivers]
@@ -97,8 +97,23 @@ class _Scope:
         replays = [self.subject(r) for r in ROUTES if r.reply is None]
         return [*(f"{JS_API}.{call}.{stream}" for call in calls), *replays]
 
+    def key_values(self, identity: str) -> list[str]:
+        """Read and write the keys of the KV buckets it uses (get, put, create, update, delete
+        by revision), and look the bucket up; never create, change or purge a bucket."""
+        allowed = []
+        for bucket in (b for b in self.topology.key_values() if identity in b.users):
+            name, stream = ("*", "*") if self.wildcard else (bucket.name, bucket.stream)
+            allowed += [
+                f"$KV.{name}.>",
+                f"{JS_API}.STREAM.INFO.{stream}",
+                f"{JS_API}.DIRECT.GET.{stream}.>",
+                f"{JS_API}.STREAM.MSG.GET.{stream}",
+            ]
+        return allowed
+
     def stream_admin(self) -> list[str]:
-        names = ["*"] if self.wildcard else [s.name for s in self.topology.streams]
+        buckets = [b.stream for b in self.topology.key_values()]
+        names = ["*"] if self.wildcard else [s.name for s in self.topology.streams] + buckets
         calls = ("STREAM.INFO", "STREAM.CREATE", "STREAM.UPDATE")
         return [f"{JS_API}.{call}.{name}" for name in names for call in calls]
 

@@ -99,6 +99,26 @@ _BY_NAME = {route.name: route for route in ROUTES}
 class StreamSpec:
     name: str
     subjects: tuple[str, ...]
+    # The dead-letter stream keeps this long and this much (0: no limit); the others keep all.
+    limited: bool = False
+
+
+@dataclass(frozen=True)
+class KvSpec:
+    """A NATS key-value bucket; `ttl` (seconds, 0: none) ages every key out of it."""
+
+    name: str
+    users: frozenset[str]
+    ttl: float = 0.0
+
+    @property
+    def stream(self) -> str:
+        return f"KV_{self.name}"
+
+
+# ingest's catalog: a lease per user (one writer across replicas; it expires unless renewed)
+# and the version last published per user (a read on any replica sees every answered write).
+CATALOG_LEASES, CATALOG_VERSIONS = "CATALOG_LEASES", "CATALOG_VERSIONS"
 
 
 @dataclass(frozen=True)
@@ -110,6 +130,8 @@ class ConsumerSpec:
     # False: transient failures are retried (with capped backoff) for as long as it takes;
     # only permanent ones are dead-lettered. For work that must finish, such as cleanups.
     give_up: bool = True
+    # Messages handed out and not yet settled, across all replicas (None: the bus's default).
+    max_ack_pending: int | None = None
 
 
 class _Subject:
@@ -169,8 +191,19 @@ class Topology:
         return (
             StreamSpec(self._stream_name("STORAGE_EVENTS"), (self.subject("storage.object.>"),)),
             StreamSpec(self._stream_name("CLIPTRAIL_WORK"), (self.subject("cliptrail.work.>"),)),
-            StreamSpec(self._stream_name("DEADLETTER"), (self.subject("deadletter.>"),)),
+            StreamSpec(self._stream_name("DEADLETTER"), (self.subject("deadletter.>"),), True),
         )
+
+    def key_values(self, lease_seconds: float = 10.0) -> tuple[KvSpec, ...]:
+        users = frozenset({INGEST})
+        return (
+            KvSpec(self._stream_name(CATALOG_LEASES), users, lease_seconds),
+            KvSpec(self._stream_name(CATALOG_VERSIONS), users),
+        )
+
+    def key_value(self, name: str) -> str:
+        """The (prefixed) name of the KV bucket `name`."""
+        return self._stream_name(name)
 
     @property
     def dead_letter_stream(self) -> str:
@@ -180,15 +213,27 @@ class Topology:
         return next(s for s in self.streams if _matches(s.subjects[0], subject))
 
     def consumer(
-        self, durable: str, subject: str, batch: int = 16, give_up: bool = True
+        self,
+        durable: str,
+        subject: str,
+        batch: int = 16,
+        give_up: bool = True,
+        max_ack_pending: int | None = None,
     ) -> ConsumerSpec:
-        return ConsumerSpec(durable, self.stream_of(subject).name, subject, batch, give_up)
+        stream = self.stream_of(subject).name
+        return ConsumerSpec(durable, stream, subject, batch, give_up, max_ack_pending)
 
     def consumer_of(
-        self, service: str, subject: str, batch: int = 16, give_up: bool = True
+        self,
+        service: str,
+        subject: str,
+        batch: int = 16,
+        give_up: bool = True,
+        max_ack_pending: int | None = None,
     ) -> ConsumerSpec:
         """`service`'s durable consumer of `subject`, named by the map."""
-        return self.consumer(self.route(subject).durable(service), subject, batch, give_up)
+        durable = self.route(subject).durable(service)
+        return self.consumer(durable, subject, batch, give_up, max_ack_pending)
 
 
 def _matches(pattern: str, subject: str) -> bool:

@@ -28,7 +28,7 @@ from pydantic import BaseModel
 
 from libs.messaging.bus import EventBus, Handler, OnDead, Unsubscribe
 from libs.messaging.rpc import responder
-from libs.messaging.topology import Topology
+from libs.messaging.topology import ConsumerSpec, Topology
 from libs.observability import metrics as m
 from libs.observability.http import SAMPLERS, Sampler
 
@@ -45,6 +45,12 @@ class Consume:
     on_dead: OnDead | None = None
     batch: int = 16
     give_up: bool = True  # False: retry transient failures for as long as it takes
+    max_ack_pending: int | None = None  # across all replicas; None: CLIPTRAIL_MAX_ACK_PENDING
+
+    def spec(self, topology: Topology, service: str) -> ConsumerSpec:
+        return topology.consumer_of(
+            service, self.subject, self.batch, self.give_up, self.max_ack_pending
+        )
 
 
 @dataclass(frozen=True)
@@ -72,8 +78,9 @@ def consume(
     on_dead: OnDead | None = None,
     batch: int = 16,
     give_up: bool = True,
+    max_ack_pending: int | None = None,
 ) -> Consume:
-    return Consume(subject, handler, on_dead, batch, give_up)
+    return Consume(subject, handler, on_dead, batch, give_up, max_ack_pending)
 
 
 def answer(subject: str, handler: Callable[[Any], Awaitable[BaseModel]]) -> Answer:
@@ -122,7 +129,7 @@ def backlog_sampler(bus: EventBus, topology: Topology, edge: Edge) -> Sampler:
 
     async def sample() -> None:
         for entry in edge.consumes:
-            spec = topology.consumer_of(edge.service, entry.subject, entry.batch, entry.give_up)
+            spec = entry.spec(topology, edge.service)
             with contextlib.suppress(Exception):  # not created yet, or NATS away: keep the last
                 backlog = await bus.backlog(spec)
                 m.CONSUMER_PENDING.labels(spec.durable).set(backlog.pending)
@@ -147,7 +154,7 @@ async def _serve(bus: EventBus, topology: Topology, entry: Answer) -> Unsubscrib
 
 async def _kept_running(bus: EventBus, topology: Topology, service: str, entry: Consume) -> None:
     """Run a consumer for the app's lifetime, restarting it if it crashes (a bug, NATS gone)."""
-    spec = topology.consumer_of(service, entry.subject, entry.batch, entry.give_up)
+    spec = entry.spec(topology, service)
     while True:
         try:
             await bus.run_consumer(spec, entry.handler, entry.on_dead)

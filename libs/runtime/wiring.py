@@ -11,9 +11,11 @@ import structlog
 
 from libs.errors import CliptrailError
 from libs.logging import configure_logging
+from libs.messaging import streams
 from libs.messaging.bus import RetryPolicy
-from libs.messaging.nats_bus import NatsBus, NatsIdentity, connect_bus
+from libs.messaging.nats_bus import BusTuning, NatsBus, NatsIdentity, connect_bus
 from libs.messaging.permissions import ADMIN, seed_file
+from libs.messaging.streams import StreamLimits
 from libs.messaging.topology import Topology
 from libs.observability.tracing import configure_tracing
 from libs.runtime.lifeline import watch_parent
@@ -53,7 +55,7 @@ async def open_bus(settings: Settings, name: str) -> AsyncIterator[NatsBus]:
         identity,
         topology_of(settings),
         retry_policy(settings),
-        settings.ack_wait_seconds,
+        BusTuning(settings.ack_wait_seconds, settings.max_ack_pending),
     ) as bus:
         yield bus
 
@@ -67,10 +69,23 @@ def as_admin(settings: Settings) -> Settings:
     return settings.model_copy(update={"nats_nkey_seed_file": seed}) if seed.exists() else settings
 
 
+def stream_limits(settings: Settings) -> StreamLimits:
+    return StreamLimits(
+        settings.stream_replicas,
+        settings.deadletter_max_age_seconds,
+        settings.deadletter_max_bytes,
+    )
+
+
 async def ensure_streams(settings: Settings) -> None:
-    """Create or update the streams; needs the `bootstrap` (or `admin`) identity."""
+    """Create the missing streams and KV buckets (never change existing ones); needs the
+    `bootstrap` (or `admin`) identity."""
+    topology = topology_of(settings)
+    buckets = topology.key_values(settings.catalog_lease_seconds)
     async with open_bus(settings, "bootstrap") as bus:
-        await bus.ensure_streams(bus.topology.streams)
+        await streams.ensure_streams(
+            bus.jetstream, topology.streams, buckets, stream_limits(settings)
+        )
 
 
 @contextlib.asynccontextmanager

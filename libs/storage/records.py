@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict
-from pymongo import ASCENDING, AsyncMongoClient, DeleteMany, UpdateOne
+from pymongo import ASCENDING, AsyncMongoClient, DeleteMany, UpdateOne, WriteConcern
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import PyMongoError
 
@@ -230,8 +230,10 @@ async def mongo_records(uri: str, database: str) -> AsyncIterator[MongoRecordSto
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
         uri, serverSelectionTimeoutMS=5000, tz_aware=True
     )
+    # The ledger must survive a primary's failover: a write counts once a majority has it.
+    db = client.get_database(database, write_concern=WriteConcern("majority"))
     try:
-        yield MongoRecordStore(client[database][COLLECTION])
+        yield MongoRecordStore(db[COLLECTION])
     finally:
         await client.close()
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from aiohttp import web
+from nats.js import JetStreamContext
 
 from libs.media.probe import probe
 from libs.messaging.bus import EventBus
-from libs.messaging.topology import INGEST, Topology
+from libs.messaging.leases import KvLeases, KvVersions
+from libs.messaging.topology import CATALOG_LEASES, CATALOG_VERSIONS, INGEST, Topology
 from libs.runtime.edge import Edge, consume, mount_edge
 from libs.settings import Settings
 from libs.storage.fetch import ObjectFetcher
@@ -20,7 +22,7 @@ from libs.web.jwks import JwksKeys
 from libs.web.limits import fair_use, fair_use_middleware
 from libs.web.server import add_health_routes, problem_middleware
 from services.ingest.catalog import Catalog
-from services.ingest.catalog_sync import CatalogUnits, LocalUnits, SyncedUnits
+from services.ingest.catalog_sync import CatalogUnits, LocalUnits, Shared, SyncedUnits
 from services.ingest.clips import ManifestReader
 from services.ingest.debug import DebugHandlers
 from services.ingest.docs import add_docs_routes
@@ -33,6 +35,7 @@ from services.ingest.service import IngestService
 class IngestDeps:
     bus: EventBus
     topology: Topology
+    jetstream: JetStreamContext  # the catalog's leases and versions (NATS KV)
 
 
 def edge(events: IngestEvents, topology: Topology) -> Edge:
@@ -51,7 +54,7 @@ def build_app(settings: Settings, deps: IngestDeps) -> web.Application:
     )
     tracking = TrackingClient(deps.bus, deps.topology)
     service = IngestService(
-        Catalog(_units(settings, fetcher, uploader)),
+        Catalog(_units(settings, deps, fetcher, uploader)),
         deps.bus,
         deps.topology,
         tracking,
@@ -85,11 +88,24 @@ def authenticator(settings: Settings) -> Authenticator:
     return Authenticator(token_rules(settings), keys)
 
 
-def _units(settings: Settings, fetcher: ObjectFetcher, uploader: Uploader) -> CatalogUnits:
+def _units(
+    settings: Settings, deps: IngestDeps, fetcher: ObjectFetcher, uploader: Uploader
+) -> CatalogUnits:
     cache = settings.scratch_dir("ingest") / "cache"
     if not settings.catalog_sync:
         return LocalUnits(cache)
-    return SyncedUnits(cache, fetcher, uploader)
+    return SyncedUnits(cache, fetcher, uploader, shared(settings, deps))
+
+
+def shared(settings: Settings, deps: IngestDeps) -> Shared:
+    ttl = settings.catalog_lease_seconds
+    leases = deps.topology.key_value(CATALOG_LEASES)
+    versions = deps.topology.key_value(CATALOG_VERSIONS)
+    # A lapsed holder's lease is gone within `ttl`: waiting twice that outlasts a crash.
+    return Shared(
+        KvLeases(deps.jetstream, leases, ttl, wait=2 * ttl),
+        KvVersions(deps.jetstream, versions),
+    )
 
 
 # Counted against CLIPTRAIL_MAX_CONCURRENT_UPLOADS (the route below, as aiohttp names it).

@@ -105,14 +105,21 @@ class Catalog:
         return Video(*row) if row else None
 
     async def move_video(
-        self, user_id: str, video_id: str, to: str, from_: tuple[str, ...], error: str | None = None
+        self,
+        user_id: str,
+        video_id: str,
+        to: str,
+        from_: tuple[str, ...],
+        error: str | None = None,
+        sequence: int = 0,
     ) -> bool:
-        """Change a video's status if it is in one of `from_`; False if it was not."""
+        """Change a video's status if it is in one of `from_` and `sequence` is above the one
+        applied last (0: no order); False if it was not changed."""
         marks = ",".join("?" * len(from_))
         statement = (
-            "UPDATE videos SET status = ?, error = ?, updated_at = ? "
-            f"WHERE video_id = ? AND status IN ({marks})"
+            "UPDATE videos SET status = ?, error = ?, updated_at = ?, "
+            "status_seq = MAX(status_seq, ?) "
+            f"WHERE video_id = ? AND status IN ({marks}) AND (? = 0 OR status_seq < ?)"
         )
-        return bool(
-            await self._change(user_id, statement, (to, error, now_iso(), video_id, *from_))
-        )
+        values = (to, error, now_iso(), sequence, video_id, *from_, sequence, sequence)
+        return bool(await self._change(user_id, statement, values))

@@ -38,6 +38,8 @@ CREATE INDEX IF NOT EXISTS videos_by_project ON videos(project_id);
 MIGRATIONS = (
     _SCHEMA_V1,
     "ALTER TABLE projects ADD COLUMN deleted_at TEXT;",
+    # The sequence of the last render status applied (a late, lower one is ignored).
+    "ALTER TABLE videos ADD COLUMN status_seq INTEGER NOT NULL DEFAULT 0;",
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -88,3 +90,12 @@ def verify(path: Path) -> None:
         raise CorruptDatabaseError(f"not an SQLite database: {exc}") from exc
     if check != "ok" or not 1 <= version <= SCHEMA_VERSION or "projects" not in tables:
         raise CorruptDatabaseError(f"integrity {check!r}, schema version {version}")
+
+
+def schema_behind(path: Path) -> bool:
+    """True if the file at `path` exists with a schema older than this code's."""
+    if not path.exists():
+        return False
+    with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+        version: int = db.execute("PRAGMA user_version").fetchone()[0]
+        return version < SCHEMA_VERSION

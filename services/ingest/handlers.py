@@ -126,7 +126,12 @@ class IngestEvents:
         status = decode(RenderStatus, delivery.data)
         allowed_from = RENDER_MOVES[status.status]
         await self.service.catalog.move_video(
-            status.user_id, status.video_id, status.status, allowed_from, status.error
+            status.user_id,
+            status.video_id,
+            status.status,
+            allowed_from,
+            status.error,
+            status.sequence,
         )
 
 

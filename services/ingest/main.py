@@ -14,7 +14,7 @@ async def run(settings: Settings) -> None:
     token_rules(settings)  # a short secret is refused before anything is connected
     uploads.strict_part_headers()
     async with open_bus(settings, "ingest") as bus:
-        deps = IngestDeps(bus=bus, topology=topology_of(settings))
+        deps = IngestDeps(bus=bus, topology=topology_of(settings), jetstream=bus.jetstream)
         await serve_until_signal(build_app(settings, deps), settings.http_host, settings.http_port)
 
 

@@ -53,15 +53,17 @@ def build_service(settings: Settings, transfers: Transfers) -> RenderService:
     )
 
 
-def edge(handlers: RenderHandlers, topology: Topology) -> Edge:
+def edge(handlers: RenderHandlers, topology: Topology, max_in_flight: int = 4) -> Edge:
     return Edge(
         RENDER,
-        # One video at a time; its encodes share the RENDER_CONCURRENCY slots.
+        # One video at a time per replica; its encodes share the RENDER_CONCURRENCY slots. At
+        # most `max_in_flight` (RENDER_MAX_IN_FLIGHT) videos across all replicas.
         consume(
             topology.render_requested,
             handler=handlers.on_render_requested,
             on_dead=handlers.on_render_dead,
             batch=1,
+            max_ack_pending=max_in_flight,
         ),
     )
 
@@ -77,5 +79,7 @@ def build_app(settings: Settings, deps: RenderDeps) -> web.Application:
     add_health_routes(app, {"nats": deps.bus.ping}, settings.telemetry)
     app.cleanup_ctx.append(transfers.fetcher.context)
     app.cleanup_ctx.append(transfers.uploader.context)
-    mount_edge(app, deps.bus, deps.topology, edge(handlers, deps.topology))
+    mount_edge(
+        app, deps.bus, deps.topology, edge(handlers, deps.topology, settings.render_max_in_flight)
+    )
     return app

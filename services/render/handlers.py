@@ -9,7 +9,15 @@ import structlog
 
 from libs.errors import CliptrailError
 from libs.messaging.bus import Delivery, EventBus
-from libs.messaging.events import RenderRequest, RenderState, RenderStatus, decode, encode
+from libs.messaging.events import (
+    STEPS,
+    RenderRequest,
+    RenderState,
+    RenderStatus,
+    decode,
+    encode,
+    status_sequence,
+)
 from libs.messaging.topology import Topology
 from services.render.service import RenderService, Report
 
@@ -35,7 +43,8 @@ class RenderHandlers:
         with structlog.contextvars.bound_contextvars(
             video_id=request.video_id, project_id=request.project_id, user_id=request.user_id
         ):
-            await self.service.render(request, self.reporter(request, attempt_token(delivery)))
+            report = self.reporter(request, attempt_token(delivery), delivery.num_delivered)
+            await self.service.render(request, report)
 
     async def on_render_dead(self, delivery: Delivery, reason: str) -> None:
         """A request render gave up on still ends the video's render: failed, with the reason."""
@@ -43,17 +52,22 @@ class RenderHandlers:
             request = decode(RenderRequest, delivery.data)
         except CliptrailError:
             return
-        report = self.reporter(request, f"{attempt_token(delivery)}-dead")
+        token = f"{attempt_token(delivery)}-dead"
+        report = self.reporter(request, token, delivery.num_delivered, dead=True)
         await report("failed", f"render stopped: {reason}")
 
-    def reporter(self, request: RenderRequest, attempt: str) -> Report:
+    def reporter(
+        self, request: RenderRequest, attempt: str, delivery: int, dead: bool = False
+    ) -> Report:
         async def report(status: RenderState, error: str | None) -> None:
+            step = STEPS["dead" if dead else status]
             message = RenderStatus(
                 user_id=request.user_id,
                 project_id=request.project_id,
                 video_id=request.video_id,
                 status=status,
                 error=error,
+                sequence=status_sequence(request.requested_at, delivery, step),
             )
             msg_id = f"render-status:{request.video_id}:{status}:{attempt}"
             await self.bus.publish(self.topology.render_status, encode(message), msg_id=msg_id)

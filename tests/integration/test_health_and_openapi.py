@@ -74,7 +74,9 @@ async def test_openapi_documents_exactly_the_routes(
     settings: Settings, http: ClientSession
 ) -> None:
     async with service_bus(settings, INGEST) as bus:
-        app = build_app(settings, IngestDeps(bus=bus, topology=topology_of(settings)))
+        app = build_app(
+            settings, IngestDeps(bus=bus, topology=topology_of(settings), jetstream=bus.jetstream)
+        )
         async with serving(app) as base, http.get(f"{base}/api/v1/openapi.json") as response:
             document = await response.json()
     served = {

@@ -56,7 +56,9 @@ async def test_docs_page_loads_every_asset_from_ingest_itself(
     settings: Settings, http: ClientSession
 ) -> None:
     async with open_bus(settings, "ingest") as bus:
-        app = build_app(settings, IngestDeps(bus=bus, topology=topology_of(settings)))
+        app = build_app(
+            settings, IngestDeps(bus=bus, topology=topology_of(settings), jetstream=bus.jetstream)
+        )
         async with serving(app) as base:
             async with http.get(f"{base}/docs") as response:
                 assert response.status == 200

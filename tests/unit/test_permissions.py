@@ -60,3 +60,15 @@ def test_a_service_publishes_what_it_sends_and_answers_only_what_it_receives(
         answers = route.reply is not None and identity in route.receivers
         assert (subject in allowed.subscribe) == answers
     assert allowed.subscribe[0] == f"_INBOX.{identity}.>"
+
+
+def test_only_ingest_reads_and_writes_the_catalog_kv_buckets_and_only_bootstrap_creates_them() -> (
+    None
+):
+    topology = Topology("p.")
+    leases = topology.key_value("CATALOG_LEASES")
+    assert f"$KV.{leases}.>" in permissions("ingest", "p.").publish
+    for other in ("storage", "tracking", "render"):
+        assert not any("$KV." in s for s in permissions(other, "p.").publish)
+    assert not any("STREAM.CREATE" in s for s in permissions("ingest", "p.").publish)
+    assert f"$JS.API.STREAM.CREATE.KV_{leases}" in permissions("bootstrap", "p.").publish
