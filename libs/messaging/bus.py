@@ -111,7 +111,7 @@ class DeadLetterStore(Protocol):
 
 
 class EventBus(Protocol):
-    async def ensure_streams(self, streams: tuple[StreamSpec, ...]) -> None: ...
+    async def ensure_streams(self, streams: tuple[StreamSpec, ...], replicas: int = 1) -> None: ...
 
     async def publish(self, subject: str, payload: bytes, *, msg_id: str) -> None: ...
 
@@ -191,7 +191,7 @@ class InMemoryBus:
         self._responders: dict[str, Responder] = {}
         self._new_message = asyncio.Condition()
 
-    async def ensure_streams(self, streams: tuple[StreamSpec, ...]) -> None:
+    async def ensure_streams(self, streams: tuple[StreamSpec, ...], replicas: int = 1) -> None:
         return None
 
     async def publish(self, subject: str, payload: bytes, *, msg_id: str) -> None:

@@ -61,13 +61,14 @@ class NatsBus:
     def jetstream(self) -> JetStreamContext:
         return self._js
 
-    async def ensure_streams(self, streams: tuple[StreamSpec, ...]) -> None:
+    async def ensure_streams(self, streams: tuple[StreamSpec, ...], replicas: int = 1) -> None:
         for spec in streams:
             config = StreamConfig(
                 name=spec.name,
                 subjects=list(spec.subjects),
                 storage=StorageType.FILE,
                 duplicate_window=600.0,
+                num_replicas=replicas,
             )
             try:
                 await self._js.add_stream(config)

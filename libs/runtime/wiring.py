@@ -70,7 +70,7 @@ def as_admin(settings: Settings) -> Settings:
 async def ensure_streams(settings: Settings) -> None:
     """Create or update the streams; needs the `bootstrap` (or `admin`) identity."""
     async with open_bus(settings, "bootstrap") as bus:
-        await bus.ensure_streams(bus.topology.streams)
+        await bus.ensure_streams(bus.topology.streams, settings.stream_replicas)
 
 
 @contextlib.asynccontextmanager
