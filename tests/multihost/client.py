@@ -8,9 +8,9 @@ import asyncio
 import io
 import itertools
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Callable
 from typing import Any
 
 from aiohttp import ClientError, ClientSession, FormData, JsonPayload
@@ -82,7 +82,9 @@ class Client:
             return None, 0.1
 
     async def create_project(self, user: str) -> str:
-        answer = await self.call("POST", "/api/v1/projects", user, lambda: JsonPayload({"name": "p"}))
+        answer = await self.call(
+            "POST", "/api/v1/projects", user, lambda: JsonPayload({"name": "p"})
+        )
         assert answer.status == 201, answer
         return str(answer.body["project_id"])
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -98,7 +99,7 @@ async def _check(
     assert load.refused == []
     gone = set(doomed.values())
     live = [(u, p, body) for u, p, body in load.accepted if p not in gone]
-    await eventually(lambda: _all_ready(client, live), timeout=120, interval=0.5)
+    await settled(lambda: _not_ready(client, live), timeout=90)
     for user in USERS:
         for base in cluster.ingest_urls:
             listed = await client.projects(base, user)
@@ -115,15 +116,29 @@ async def _check(
     await eventually(lambda: _no_open_uploads(cluster), timeout=60, interval=0.5)
 
 
-async def _all_ready(client: Client, live: list[tuple[str, str, dict[str, Any]]]) -> list[str]:
-    """[] until every accepted upload is `ready`, as the next replica in turn sees it."""
+async def settled(problems: Callable[[], Awaitable[list[str]]], timeout: float) -> None:
+    """Poll until `problems` finds none; fail with the last ones found."""
+    found: list[str] = []
+
+    async def none() -> bool:
+        found[:] = await problems()
+        return not found
+
+    try:
+        await eventually(none, timeout=timeout, interval=0.5)
+    except AssertionError:
+        raise AssertionError(f"{len(found)} left after {timeout}s: {found}") from None
+
+
+async def _not_ready(client: Client, live: list[tuple[str, str, dict[str, Any]]]) -> list[str]:
+    """Accepted uploads not `ready` as the next replica in turn sees them."""
     late = []
     for user, project, body in live:
         base = client.next_url()
         status = await client.video_status(base, user, project, body["video_id"])
         if status != "ready":
-            late.append(f"{body['video_id']}: {status or 'not found'} at {base}")
-    return [] if late else ["all ready"]
+            late.append(f"{user}/{project}/{body['video_id']}: {status or 'not found'} at {base}")
+    return late
 
 
 async def _agree(cluster: Cluster) -> bool:
