@@ -64,6 +64,8 @@ class Settings(BaseSettings):
 
     # Isolation: every subject and stream name starts with this (tests give each test its own).
     nats_prefix: str = Field("", validation_alias=_env("CLIPTRAIL_NATS_PREFIX"))
+    # Copies of each stream kept by a NATS cluster (1 on a single server, 3 on a 3-node cluster).
+    stream_replicas: int = Field(1, ge=1, le=5, validation_alias=_env("CLIPTRAIL_STREAM_REPLICAS"))
     max_tries: int = Field(8, validation_alias=_env("CLIPTRAIL_MAX_TRIES"))
     retry_base_seconds: float = Field(0.5, validation_alias=_env("CLIPTRAIL_RETRY_BASE_SECONDS"))
     retry_cap_seconds: float = Field(30.0, validation_alias=_env("CLIPTRAIL_RETRY_CAP_SECONDS"))
@@ -71,7 +73,6 @@ class Settings(BaseSettings):
     # Messages a consumer hands out unsettled, across all replicas of its service.
     max_ack_pending: int = Field(256, ge=1, validation_alias=_env("CLIPTRAIL_MAX_ACK_PENDING"))
     # Copies of each stream and KV bucket bootstrap creates (3 on a three-node NATS cluster).
-    stream_replicas: int = Field(1, ge=1, le=5, validation_alias=_env("CLIPTRAIL_STREAM_REPLICAS"))
     # How long and how much the dead-letter stream keeps (0: no limit); set at creation only.
     deadletter_max_age_seconds: float = Field(
         30 * 86400.0, ge=0, validation_alias=_env("CLIPTRAIL_DEADLETTER_MAX_AGE_SECONDS")

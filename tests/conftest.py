@@ -43,7 +43,7 @@ from libs.storage.records import COLLECTION
 from tests.support import make_video
 
 # Suites whose every test talks to a real server or the real ffmpeg (see tests/README.md).
-INTEGRATION_SUITES = ("integration", "contract")
+INTEGRATION_SUITES = ("integration", "contract", "multihost")
 # Fixtures that start a real server or encode media with the real ffmpeg.
 REAL_FIXTURES = frozenset({"server_settings", "moto_url", "small_video", "media_dir"})
 

@@ -1,0 +1,1 @@
+"""Running cliptrail: embedded servers, bootstrap, `make run`, dev tokens, the manifests."""

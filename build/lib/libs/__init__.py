@@ -1,0 +1,1 @@
+"""Shared code of the services: settings, logging, errors, messaging, storage, web, media."""

@@ -1,0 +1,99 @@
+"""Opening the real adapters from settings, and a service's whole main()."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Any
+
+import structlog
+
+from libs.errors import CliptrailError
+from libs.logging import configure_logging
+from libs.messaging.bus import RetryPolicy
+from libs.messaging.nats_bus import NatsBus, NatsIdentity, connect_bus
+from libs.messaging.permissions import ADMIN, seed_file
+from libs.messaging.topology import Topology
+from libs.observability.tracing import configure_tracing
+from libs.runtime.lifeline import watch_parent
+from libs.settings import Settings
+from libs.storage.records import MongoRecordStore, mongo_records
+from libs.storage.s3 import S3ObjectStore, s3_client
+
+log = structlog.get_logger(__name__)
+
+
+def topology_of(settings: Settings) -> Topology:
+    return Topology(settings.nats_prefix)
+
+
+def retry_policy(settings: Settings) -> RetryPolicy:
+    return RetryPolicy(settings.max_tries, settings.retry_base_seconds, settings.retry_cap_seconds)
+
+
+def nats_identity(settings: Settings, name: str) -> NatsIdentity:
+    return NatsIdentity(
+        name,
+        settings.nats_nkey_seed_file,
+        settings.nats_creds_file,
+        settings.nats_tls_ca_file,
+        settings.nats_tls_cert_file,
+        settings.nats_tls_key_file,
+    )
+
+
+@contextlib.asynccontextmanager
+async def open_bus(settings: Settings, name: str) -> AsyncIterator[NatsBus]:
+    """The bus as identity `name` (a service, `bootstrap` or `admin`), with the credentials the
+    settings give. Streams are bootstrap's to create (`ensure_streams`), never a service's."""
+    identity = nats_identity(settings, name)
+    async with connect_bus(
+        settings.nats_servers,
+        identity,
+        topology_of(settings),
+        retry_policy(settings),
+        settings.ack_wait_seconds,
+    ) as bus:
+        yield bus
+
+
+def as_admin(settings: Settings) -> Settings:
+    """An operator's command: the settings' own NATS identity if they name one, else the
+    `admin` seed that `make run` keeps under secrets/."""
+    if settings.nats_nkey_seed_file or settings.nats_creds_file:
+        return settings
+    seed = seed_file(settings.secrets_dir, ADMIN)
+    return settings.model_copy(update={"nats_nkey_seed_file": seed}) if seed.exists() else settings
+
+
+async def ensure_streams(settings: Settings) -> None:
+    """Create or update the streams; needs the `bootstrap` (or `admin`) identity."""
+    async with open_bus(settings, "bootstrap") as bus:
+        await bus.ensure_streams(bus.topology.streams, settings.stream_replicas)
+
+
+@contextlib.asynccontextmanager
+async def open_object_store(settings: Settings) -> AsyncIterator[S3ObjectStore]:
+    async with s3_client(settings) as client:
+        yield S3ObjectStore(client, settings.r2_bucket_name, settings.r2_public_url)
+
+
+@contextlib.asynccontextmanager
+async def open_records(settings: Settings) -> AsyncIterator[MongoRecordStore]:
+    async with mongo_records(settings.mongodb_uri, settings.mongodb_db) as records:
+        yield records
+
+
+def run_main(service: str, run: Callable[[Settings], Coroutine[Any, Any, None]]) -> None:
+    """A service's whole main(): settings once, logging once, a clean one-line startup error."""
+    watch_parent()
+    settings = Settings()
+    configure_logging(service, settings.log_level)
+    if settings.telemetry:
+        configure_tracing(service, settings.otlp_endpoint)
+    try:
+        asyncio.run(run(settings))
+    except CliptrailError as exc:
+        log.error("startup_failed", reason=str(exc))
+        raise SystemExit(1) from exc

@@ -1,0 +1,1 @@
+"""Objects and their ledger: the key layout, the object and record stores, and their clients."""

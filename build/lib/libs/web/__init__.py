@@ -1,0 +1,1 @@
+"""The HTTP edge every service shares: problem+json, request ids, health, bearer tokens."""

@@ -1,0 +1,1 @@
+"""The four services: ingest (HTTP API), storage (bucket), tracking (ledger), render (ffmpeg)."""
