@@ -16,7 +16,7 @@ from libs.messaging.events import KeyFailure, ObjectRef
 from libs.observability.metrics import CLEANUP_DELETED
 from libs.storage.keys import project_prefix
 from libs.storage.objects import FileRecord, StoredObject
-from libs.storage.records import PAGE, RecordStore
+from libs.storage.records import RecordStore
 from libs.storage.storage_client import StorageClient
 
 
@@ -77,9 +77,7 @@ class ProjectCleaner:
             await removals.finish()
 
     async def _tracked_phase(self, report: CleanupReport, removals: _Removals) -> None:
-        after = ""
-        while batch := await self.records.project_page(report.project_id, after, PAGE):
-            after = batch[-1].object_key
+        async for batch in self.records.project_pages(report.project_id):
             # Ids are unique per server, but an admin may name the wrong owner: never cross users.
             page = [record for record in batch if record.user_id == report.user_id]
             report.tracked_keys += len(page)
