@@ -19,6 +19,9 @@ from libs.storage.objects import FileRecord, StoredObject
 from libs.storage.records import RecordStore
 from libs.storage.storage_client import StorageClient
 
+# Pages of confirmed-gone keys whose record deletions may wait (a page's keys: ~100 KB).
+REMOVAL_BACKLOG = 100
+
 
 @dataclass
 class CleanupReport:
@@ -115,22 +118,25 @@ class ProjectCleaner:
 
 
 class _InFlight:
-    """At most `at_once` tasks running; `start` waits for a free slot. `finish` awaits them all
-    and raises the first failure once none is left running."""
+    """At most `at_once` tasks running and `waiting` more started behind them; `start` waits
+    for room. `finish` awaits them all and raises the first failure once none is left."""
 
-    def __init__(self, at_once: int) -> None:
-        self._gate = asyncio.Semaphore(at_once)
+    def __init__(self, at_once: int, waiting: int = 0) -> None:
+        self._admitted = asyncio.Semaphore(at_once + waiting)
+        self._running = asyncio.Semaphore(at_once)
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self, work: Coroutine[Any, Any, None]) -> None:
-        await self._gate.acquire()
+        await self._admitted.acquire()
         self._tasks.append(asyncio.create_task(self._run(work)))
 
     async def _run(self, work: Coroutine[Any, Any, None]) -> None:
         try:
-            await work
+            async with self._running:
+                await work
         finally:
-            self._gate.release()
+            work.close()  # a no-op once it ran; cancelled while waiting, it never will
+            self._admitted.release()
 
     async def finish(self) -> None:
         tasks, self._tasks = self._tasks, []
@@ -142,7 +148,8 @@ class _InFlight:
 class _Removals:
     """Object deletions (a few pages at once) and, behind them, the record deletions of the
     keys each one confirmed gone, so the bucket empties sooner; all awaited before the report
-    is final."""
+    is final. A record deletion costs the database more than reading the page did, so object
+    deletions queue theirs and go on; they wait only once `backlog` pages are queued."""
 
     def __init__(
         self, records: RecordStore, report: CleanupReport, deletes: int, removals: int
@@ -150,7 +157,7 @@ class _Removals:
         self._records = records
         self._report = report
         self.objects = _InFlight(deletes)
-        self._records_in_flight = _InFlight(removals)
+        self._records_in_flight = _InFlight(removals, waiting=REMOVAL_BACKLOG)
 
     async def start(self, keys: list[str]) -> None:
         if keys:

@@ -35,7 +35,9 @@ def events(settings: Settings, project: str, count: int) -> list[ObjectEvent]:
     keys = [clip_key("bench", project, f"v{n // 10:04d}", stems[n % 10]) for n in range(count)]
     return [
         created_event(
-            settings.r2_bucket_name, parse_key(key), StoredObject(key, 10, f"{n:032x}", "video/mp4")
+            settings.r2_bucket_name,
+            parse_key(key),
+            StoredObject(key=key, size=10, etag=f"{n:032x}", content_type="video/mp4"),
         )
         for n, key in enumerate(keys)
     ]
