@@ -21,7 +21,7 @@ from libs.messaging.events import ObjectEvent, encode
 from libs.runtime.wiring import open_bus, open_records, topology_of
 from libs.settings import Settings
 from libs.storage.keys import clip_key, clip_stem, parse_key
-from libs.storage.objectstore import StoredObject
+from libs.storage.objects import StoredObject
 from libs.storage.records import COLLECTION
 from services.storage.service import created_event
 from services.tracking.service import record_of
