@@ -134,10 +134,7 @@ class NatsBus:
         self, msg: Msg, delivery: Delivery, outcome: str, reason: str, subscriber: Subscriber
     ) -> None:
         if outcome == Outcome.ACK:
-            # The work is durable by now; a lost ack only means a redelivery, which every
-            # handler absorbs, so waiting a round trip per message for the server's receipt
-            # would only slow a burst down.
-            await msg.ack()
+            await msg.ack_sync()
         elif outcome == Outcome.RETRY:
             delay = subscriber.policy.delay(delivery.num_delivered)
             log.warning("retrying", reason=reason, tries=delivery.num_delivered, delay=delay)
