@@ -54,6 +54,10 @@ class RecordStore(Protocol):
     async def project_page(self, project_id: str, after: str, limit: int) -> list[FileRecord]:
         """Records of a project with keys after `after`, in key order."""
 
+    def project_pages(self, project_id: str, size: int = PAGE) -> AsyncIterator[list[FileRecord]]:
+        """Every record of a project, in key order, a page at a time; records deleted behind
+        the walk do not disturb it."""
+
     def prefix_pages(self, prefix: str, size: int = PAGE) -> AsyncIterator[list[FileRecord]]:
         """Records whose keys start with `prefix`, in key order, a page at a time."""
 
@@ -126,6 +130,23 @@ class MongoRecordStore:
     async def project_page(self, project_id: str, after: str, limit: int) -> list[FileRecord]:
         query = {"project_id": project_id, "object_key": {"$gt": after}}
         return await self._find(query, limit=limit)
+
+    async def project_pages(
+        self, project_id: str, size: int = PAGE
+    ) -> AsyncIterator[list[FileRecord]]:
+        """One cursor for the whole walk: a query per page would make the server find and
+        sort the project's records again for every page (ten times the reading for 10,000)."""
+        query = {"project_id": project_id}
+        page: list[FileRecord] = []
+        async with _mongo_errors("read records"):
+            cursor = self._records.find(query, {"_id": 0}).sort("object_key", ASCENDING)
+            async for document in cursor.batch_size(size):
+                page.append(FileRecord.model_validate(document))
+                if len(page) == size:
+                    yield page
+                    page = []
+        if page:
+            yield page
 
     async def prefix_pages(self, prefix: str, size: int = PAGE) -> AsyncIterator[list[FileRecord]]:
         after = ""
@@ -271,6 +292,13 @@ class MemoryRecordStore:
 
     async def project_page(self, project_id: str, after: str, limit: int) -> list[FileRecord]:
         return self._sorted(lambda r: r.project_id == project_id and r.object_key > after)[:limit]
+
+    async def project_pages(
+        self, project_id: str, size: int = PAGE
+    ) -> AsyncIterator[list[FileRecord]]:
+        matching = self._sorted(lambda r: r.project_id == project_id)
+        for start in range(0, len(matching), size):
+            yield matching[start : start + size]
 
     async def prefix_pages(self, prefix: str, size: int = PAGE) -> AsyncIterator[list[FileRecord]]:
         matching = self._sorted(lambda r: r.object_key.startswith(prefix))

@@ -16,8 +16,11 @@ from libs.messaging.events import KeyFailure, ObjectRef
 from libs.observability.metrics import CLEANUP_DELETED
 from libs.storage.keys import project_prefix
 from libs.storage.objects import FileRecord, StoredObject
-from libs.storage.records import PAGE, RecordStore
+from libs.storage.records import RecordStore
 from libs.storage.storage_client import StorageClient
+
+# Pages of confirmed-gone keys whose record deletions may wait (a page's keys: ~100 KB).
+REMOVAL_BACKLOG = 100
 
 
 @dataclass
@@ -77,9 +80,7 @@ class ProjectCleaner:
             await removals.finish()
 
     async def _tracked_phase(self, report: CleanupReport, removals: _Removals) -> None:
-        after = ""
-        while batch := await self.records.project_page(report.project_id, after, PAGE):
-            after = batch[-1].object_key
+        async for batch in self.records.project_pages(report.project_id):
             # Ids are unique per server, but an admin may name the wrong owner: never cross users.
             page = [record for record in batch if record.user_id == report.user_id]
             report.tracked_keys += len(page)
@@ -117,22 +118,25 @@ class ProjectCleaner:
 
 
 class _InFlight:
-    """At most `at_once` tasks running; `start` waits for a free slot. `finish` awaits them all
-    and raises the first failure once none is left running."""
+    """At most `at_once` tasks running and `waiting` more started behind them; `start` waits
+    for room. `finish` awaits them all and raises the first failure once none is left."""
 
-    def __init__(self, at_once: int) -> None:
-        self._gate = asyncio.Semaphore(at_once)
+    def __init__(self, at_once: int, waiting: int = 0) -> None:
+        self._admitted = asyncio.Semaphore(at_once + waiting)
+        self._running = asyncio.Semaphore(at_once)
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self, work: Coroutine[Any, Any, None]) -> None:
-        await self._gate.acquire()
+        await self._admitted.acquire()
         self._tasks.append(asyncio.create_task(self._run(work)))
 
     async def _run(self, work: Coroutine[Any, Any, None]) -> None:
         try:
-            await work
+            async with self._running:
+                await work
         finally:
-            self._gate.release()
+            work.close()  # a no-op once it ran; cancelled while waiting, it never will
+            self._admitted.release()
 
     async def finish(self) -> None:
         tasks, self._tasks = self._tasks, []
@@ -144,7 +148,8 @@ class _InFlight:
 class _Removals:
     """Object deletions (a few pages at once) and, behind them, the record deletions of the
     keys each one confirmed gone, so the bucket empties sooner; all awaited before the report
-    is final."""
+    is final. A record deletion costs the database more than reading the page did, so object
+    deletions queue theirs and go on; they wait only once `backlog` pages are queued."""
 
     def __init__(
         self, records: RecordStore, report: CleanupReport, deletes: int, removals: int
@@ -152,7 +157,7 @@ class _Removals:
         self._records = records
         self._report = report
         self.objects = _InFlight(deletes)
-        self._records_in_flight = _InFlight(removals)
+        self._records_in_flight = _InFlight(removals, waiting=REMOVAL_BACKLOG)
 
     async def start(self, keys: list[str]) -> None:
         if keys:

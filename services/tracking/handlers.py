@@ -51,7 +51,8 @@ class TrackingHandlers:
                 await self.service.remove_late(record)
                 return
             await self.batcher.submit(record)
-            log.info("object_tracked", key=record.object_key, size=record.size_bytes)
+            # Debug: a burst is thousands of these; the batch's write is logged at info.
+            log.debug("object_tracked", key=record.object_key, size=record.size_bytes)
             # A cleanup may have started while this record was being written.
             if await self.service.is_deleted(record.project_id):
                 await self.service.remove_late(record)

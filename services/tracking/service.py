@@ -61,6 +61,7 @@ class TrackingService:
     async def record_batch(self, records: Sequence[FileRecord]) -> None:
         await self.records.upsert_many(records)
         LEDGER_WRITES.labels("upsert").inc(len(records))
+        log.info("records_written", count=len(records))
 
     async def is_deleted(self, project_id: str | None) -> bool:
         """Asked twice per created event: the questions of a burst share one query."""

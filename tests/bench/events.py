@@ -21,7 +21,7 @@ from libs.messaging.events import ObjectEvent, encode
 from libs.runtime.wiring import open_bus, open_records, topology_of
 from libs.settings import Settings
 from libs.storage.keys import clip_key, clip_stem, parse_key
-from libs.storage.objectstore import StoredObject
+from libs.storage.objects import StoredObject
 from libs.storage.records import COLLECTION
 from services.storage.service import created_event
 from services.tracking.service import record_of
@@ -35,7 +35,9 @@ def events(settings: Settings, project: str, count: int) -> list[ObjectEvent]:
     keys = [clip_key("bench", project, f"v{n // 10:04d}", stems[n % 10]) for n in range(count)]
     return [
         created_event(
-            settings.r2_bucket_name, parse_key(key), StoredObject(key, 10, f"{n:032x}", "video/mp4")
+            settings.r2_bucket_name,
+            parse_key(key),
+            StoredObject(key=key, size=10, etag=f"{n:032x}", content_type="video/mp4"),
         )
         for n, key in enumerate(keys)
     ]

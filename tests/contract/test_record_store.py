@@ -183,6 +183,20 @@ async def test_project_page_walks_keys_after_a_key_in_order(records: RecordStore
     assert await records.project_page("p1", ordered[4], 2) == []
 
 
+async def test_project_pages_walk_every_record_once_even_while_deleting_behind(
+    records: RecordStore,
+) -> None:
+    in_p1 = [record(key_of("p1", f"v{n}")) for n in (4, 0, 3, 1, 2)]
+    await records.upsert_many([*in_p1, record(key_of("p10", "v0"), project_id="p10")])
+    walked = []
+    async for page in records.project_pages("p1", size=2):
+        walked.append(keys(page))
+        await records.delete_keys(keys(page))  # as the cleanup does behind its walk
+    ordered = sorted(keys(in_p1))
+    assert walked == [ordered[:2], ordered[2:4], ordered[4:]]
+    assert (await records.count("p1"), await records.count("p10")) == (0, 1)
+
+
 async def all_pages(records: RecordStore, prefix: str, size: int) -> list[list[str]]:
     return [keys(page) async for page in records.prefix_pages(prefix, size)]
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -145,4 +147,30 @@ async def test_a_project_larger_than_a_page_is_cleaned_whole(tmp_path: Path) -> 
     report = await (await fixture.cleaner()).clean("alice", "p1")
     assert (report.tracked_keys, report.fallback_keys) == (1680, 420)
     assert (report.deleted_objects, report.deleted_records) == (2100, 1680)
+    assert fixture.state() == ([], [])
+
+
+async def test_the_bucket_empties_while_record_deletions_are_held_back(tmp_path: Path) -> None:
+    """The database may be slow to delete records; object deletions must not wait for it."""
+    fixture = Fixture()
+    for n in range(2100):
+        await fixture.put(f"{P1}videos/v{n:04d}/source.mp4")
+    released = asyncio.Event()
+    delete_keys = fixture.records.delete_keys
+
+    async def held_back(keys: Sequence[str]) -> int:
+        await released.wait()
+        return await delete_keys(keys)
+
+    fixture.records.delete_keys = held_back  # type: ignore[method-assign]
+    storage = await fake_storage(fixture.store)
+    cleaning = asyncio.create_task(
+        ProjectCleaner(fixture.records, storage, 1, 1).clean("alice", "p1")
+    )
+    async with asyncio.timeout(30):  # a cleaner that waits for the records never gets there
+        while fixture.store.objects:
+            await asyncio.sleep(0.01)
+    released.set()
+    report = await cleaning
+    assert (report.deleted_objects, report.deleted_records) == (2100, 2100)
     assert fixture.state() == ([], [])
