@@ -17,8 +17,15 @@ from nats.aio.msg import Msg
 from nats.errors import Error as NatsError
 from nats.errors import NoRespondersError
 from nats.js import JetStreamContext
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
-from nats.js.errors import BadRequestError
+from nats.js.api import (
+    AckPolicy,
+    ConsumerConfig,
+    DeliverPolicy,
+    KeyValueConfig,
+    StorageType,
+    StreamConfig,
+)
+from nats.js.errors import BadRequestError, NotFoundError
 from opentelemetry.trace import SpanKind
 
 from libs.errors import CliptrailError, TransientError
@@ -73,6 +80,15 @@ class NatsBus:
                 await self._js.add_stream(config)
             except BadRequestError:
                 await self._js.update_stream(config)
+
+    async def ensure_kv_buckets(self, names: list[str]) -> None:
+        """Create the KV buckets that do not exist yet (one value per key, file-backed)."""
+        for name in names:
+            try:
+                await self._js.key_value(name)
+            except NotFoundError:
+                config = KeyValueConfig(bucket=name, history=1, storage=StorageType.FILE)
+                await self._js.create_key_value(config)
 
     async def publish(self, subject: str, payload: bytes, *, msg_id: str) -> None:
         try:

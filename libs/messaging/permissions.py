@@ -17,6 +17,7 @@ from pathlib import Path
 
 from libs.messaging.topology import (
     DEADLETTER_ADMIN,
+    KV_BUCKETS,
     ROUTES,
     SERVICES,
     Route,
@@ -53,7 +54,7 @@ def permissions(identity: str, prefix: str = "") -> Permissions:
     scope = _Scope(Topology(prefix))
     if identity == BOOTSTRAP:
         return Permissions(tuple(scope.stream_admin()), (f"{inbox_prefix(identity)}.>",))
-    publish = [*scope.sends(identity), *scope.consumes(identity)]
+    publish = [*scope.sends(identity), *scope.consumes(identity), *scope.kv(identity)]
     if identity == DEADLETTER_ADMIN:
         publish += scope.dead_letter_admin()
     answers = [scope.subject(r) for r in ROUTES if r.reply and identity in r.receivers]
@@ -90,6 +91,27 @@ class _Scope:
             ]
         return allowed
 
+    def kv(self, identity: str) -> list[str]:
+        """Read, compare-and-set, delete and list the keys of its KV buckets (listing is an
+        ordered consumer: create, flow control, delete)."""
+        allowed = []
+        for name, users in KV_BUCKETS:
+            if identity not in users:
+                continue
+            bucket = "*" if self.wildcard else self.topology.kv_bucket(name)
+            stream = f"KV_{bucket}"
+            allowed += [
+                f"$KV.{bucket}.>",
+                f"{JS_API}.STREAM.INFO.{stream}",
+                f"{JS_API}.STREAM.MSG.GET.{stream}",
+                f"{JS_API}.DIRECT.GET.{stream}.>",
+                f"{JS_API}.CONSUMER.CREATE.{stream}",
+                f"{JS_API}.CONSUMER.CREATE.{stream}.>",
+                f"{JS_API}.CONSUMER.DELETE.{stream}.>",
+                f"$JS.FC.{stream}.>",
+            ]
+        return allowed
+
     def dead_letter_admin(self) -> list[str]:
         """Read, delete and purge dead letters, and replay them to their original subjects."""
         stream = "*" if self.wildcard else self.topology.dead_letter_stream
@@ -98,7 +120,11 @@ class _Scope:
         return [*(f"{JS_API}.{call}.{stream}" for call in calls), *replays]
 
     def stream_admin(self) -> list[str]:
-        names = ["*"] if self.wildcard else [s.name for s in self.topology.streams]
+        if self.wildcard:
+            names = ["*"]
+        else:
+            kv = [f"KV_{self.topology.kv_bucket(name)}" for name, _ in KV_BUCKETS]
+            names = [*(s.name for s in self.topology.streams), *kv]
         calls = ("STREAM.INFO", "STREAM.CREATE", "STREAM.UPDATE")
         return [f"{JS_API}.{call}.{name}" for name in names for call in calls]
 

@@ -93,6 +93,9 @@ ROUTES: tuple[Route, ...] = (
          {INGEST}, DEADLETTER_ADMIN),
 )  # fmt: skip
 _BY_NAME = {route.name: route for route in ROUTES}
+# NATS KV buckets: (name, the services that read and write it). Bootstrap creates them.
+UPLOADS_KV = "UPLOADS"  # resumable uploads' state (services/ingest/resumable.py)
+KV_BUCKETS: tuple[tuple[str, frozenset[str]], ...] = ((UPLOADS_KV, frozenset({INGEST})),)
 
 
 @dataclass(frozen=True)
@@ -171,6 +174,10 @@ class Topology:
             StreamSpec(self._stream_name("CLIPTRAIL_WORK"), (self.subject("cliptrail.work.>"),)),
             StreamSpec(self._stream_name("DEADLETTER"), (self.subject("deadletter.>"),)),
         )
+
+    def kv_bucket(self, name: str) -> str:
+        """A KV bucket's name under the prefix (its stream is `KV_<that>`)."""
+        return self._stream_name(name)
 
     @property
     def dead_letter_stream(self) -> str:

@@ -14,7 +14,7 @@ from libs.logging import configure_logging
 from libs.messaging.bus import RetryPolicy
 from libs.messaging.nats_bus import NatsBus, NatsIdentity, connect_bus
 from libs.messaging.permissions import ADMIN, seed_file
-from libs.messaging.topology import Topology
+from libs.messaging.topology import KV_BUCKETS, Topology
 from libs.observability.tracing import configure_tracing
 from libs.runtime.lifeline import watch_parent
 from libs.settings import Settings
@@ -68,9 +68,11 @@ def as_admin(settings: Settings) -> Settings:
 
 
 async def ensure_streams(settings: Settings) -> None:
-    """Create or update the streams; needs the `bootstrap` (or `admin`) identity."""
+    """Create or update the streams and KV buckets; needs the `bootstrap` (or `admin`)
+    identity."""
     async with open_bus(settings, "bootstrap") as bus:
         await bus.ensure_streams(bus.topology.streams)
+        await bus.ensure_kv_buckets([bus.topology.kv_bucket(name) for name, _ in KV_BUCKETS])
 
 
 @contextlib.asynccontextmanager
