@@ -99,7 +99,7 @@ class _Scope:
             if identity not in users:
                 continue
             bucket = "*" if self.wildcard else self.topology.kv_bucket(name)
-            stream = f"KV_{bucket}"
+            stream = "*" if self.wildcard else f"KV_{bucket}"  # no wildcard inside a token
             allowed += [
                 f"$KV.{bucket}.>",
                 f"{JS_API}.STREAM.INFO.{stream}",

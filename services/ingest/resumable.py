@@ -344,7 +344,7 @@ class ResumableUploads:
 
     async def _delete_objects(self, keys: list[str]) -> None:
         if keys:
-            refs = [ObjectRef(key=key, etag=None) for key in keys]
+            refs = [ObjectRef(key=key) for key in keys]
             with contextlib.suppress(CliptrailError):  # left for the sweep / project cleanup
                 await asyncio.shield(self.service.storage.delete(refs))
 
