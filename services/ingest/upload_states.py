@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from nats.errors import Error as NatsError
-from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError, NoKeysError
+from nats.js.errors import InvalidKeyError, KeyNotFoundError, KeyWrongLastSequenceError, NoKeysError
 from nats.js.kv import KeyValue
 
 from libs.errors import ConflictError, TransientError
@@ -36,7 +36,7 @@ class KvUploadStates:
     async def get(self, upload_id: str) -> Versioned | None:
         try:
             entry = await (await self._bucket()).get(upload_id)
-        except KeyNotFoundError:
+        except (KeyNotFoundError, InvalidKeyError):  # a key NATS refuses was never created
             return None
         except (NatsError, TimeoutError) as exc:
             raise TransientError(f"reading upload state failed: {exc!r}") from exc

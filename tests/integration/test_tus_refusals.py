@@ -86,3 +86,6 @@ async def test_unknown_and_terminated_uploads_are_not_found(
             await _problem(response, 404)
         async with http.delete(unknown, headers={**headers, **TUS}) as response:
             await _problem(response, 404)
+        not_a_key = url.rpartition("/")[0] + "/%C2%84"  # NATS refuses it as a KV key
+        async with await _patch(http, not_a_key, headers, 0, b"a") as response:
+            await _problem(response, 404)
