@@ -67,7 +67,11 @@ class SettingValue(int):
 def _tables() -> dict[str, Edge]:
     batch = SettingValue("tracking_batch_size")
     return {
-        "ingest": ingest_edge(Names(IngestEvents), TOPOLOGY),  # type: ignore[arg-type]
+        "ingest": ingest_edge(
+            Names(IngestEvents),  # type: ignore[arg-type]
+            TOPOLOGY,
+            SettingValue("tus_sweep_seconds"),
+        ),
         "storage": storage_edge(
             Names(StorageHandlers),  # type: ignore[arg-type]
             TOPOLOGY,

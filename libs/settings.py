@@ -101,6 +101,17 @@ class Settings(BaseSettings):
     multipart_abandoned_seconds: float = Field(
         86400.0, validation_alias=_env("CLIPTRAIL_MULTIPART_ABANDONED_SECONDS")
     )
+    # A resumable (tus) upload not finished this long after its creation is swept (keep it
+    # under CLIPTRAIL_MULTIPART_ABANDONED_SECONDS); a PATCH holds its upload this long, renewed.
+    tus_expiry_seconds: float = Field(
+        43200.0, gt=0, validation_alias=_env("CLIPTRAIL_TUS_EXPIRY_SECONDS")
+    )
+    tus_lease_seconds: float = Field(
+        30.0, gt=0, validation_alias=_env("CLIPTRAIL_TUS_LEASE_SECONDS")
+    )
+    tus_sweep_seconds: float = Field(
+        300.0, gt=0, validation_alias=_env("CLIPTRAIL_TUS_SWEEP_SECONDS")
+    )
     multipart_sweep_seconds: float = Field(
         600.0, gt=0, validation_alias=_env("CLIPTRAIL_MULTIPART_SWEEP_SECONDS")
     )

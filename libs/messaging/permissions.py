@@ -99,7 +99,8 @@ class _Scope:
 
     def key_values(self, identity: str) -> list[str]:
         """Read and write the keys of the KV buckets it uses (get, put, create, update, delete
-        by revision), and look the bucket up; never create, change or purge a bucket."""
+        by revision), list them (an ordered consumer: create, flow control, delete), and look the
+        bucket up; never create, change or purge a bucket."""
         allowed = []
         for bucket in (b for b in self.topology.key_values() if identity in b.users):
             name, stream = ("*", "*") if self.wildcard else (bucket.name, bucket.stream)
@@ -108,6 +109,10 @@ class _Scope:
                 f"{JS_API}.STREAM.INFO.{stream}",
                 f"{JS_API}.DIRECT.GET.{stream}.>",
                 f"{JS_API}.STREAM.MSG.GET.{stream}",
+                f"{JS_API}.CONSUMER.CREATE.{stream}",
+                f"{JS_API}.CONSUMER.CREATE.{stream}.>",
+                f"{JS_API}.CONSUMER.DELETE.{stream}.>",
+                f"$JS.FC.{stream}.>",
             ]
         return allowed
 

@@ -119,6 +119,8 @@ class KvSpec:
 # ingest's catalog: a lease per user (one writer across replicas; it expires unless renewed)
 # and the version last published per user (a read on any replica sees every answered write).
 CATALOG_LEASES, CATALOG_VERSIONS = "CATALOG_LEASES", "CATALOG_VERSIONS"
+# Resumable uploads' state (services/ingest/resumable.py), one key per upload.
+UPLOADS_KV = "UPLOADS"
 
 
 @dataclass(frozen=True)
@@ -199,6 +201,7 @@ class Topology:
         return (
             KvSpec(self._stream_name(CATALOG_LEASES), users, lease_seconds),
             KvSpec(self._stream_name(CATALOG_VERSIONS), users),
+            KvSpec(self._stream_name(UPLOADS_KV), users),
         )
 
     def key_value(self, name: str) -> str:

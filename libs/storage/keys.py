@@ -10,7 +10,8 @@ from typing import Literal
 
 from libs.errors import PermanentError
 
-FileType = Literal["source", "highlights", "clip", "thumbnail", "database"]
+# "partial": the bytes of a resumable upload past its last whole part (services/ingest/resumable.py)
+FileType = Literal["source", "highlights", "clip", "thumbnail", "database", "partial"]
 
 ID_PATTERN = r"[A-Za-z0-9_-]{1,64}"
 _ID = re.compile(rf"\A{ID_PATTERN}\Z")
@@ -31,6 +32,7 @@ _PATTERNS: tuple[tuple[FileType, re.Pattern[str]], ...] = (
     ("highlights", re.compile(rf"\A{_VIDEO}highlights\.json\Z")),
     ("clip", re.compile(rf"\A{_VIDEO}{_CLIP}\.mp4\Z")),
     ("thumbnail", re.compile(rf"\A{_VIDEO}{_CLIP}\.jpg\Z")),
+    ("partial", re.compile(rf"\A{_VIDEO}upload\.(?P<generation>\d{{1,12}})\.partial\Z")),
 )
 
 
@@ -93,6 +95,12 @@ def source_key(user_id: str, project_id: str, video_id: str, ext: str) -> str:
 
 def highlights_key(user_id: str, project_id: str, video_id: str) -> str:
     return f"{video_prefix(user_id, project_id, video_id)}highlights.json"
+
+
+def partial_key(user_id: str, project_id: str, video_id: str, generation: int) -> str:
+    """A resumable upload's pending tail; each PATCH writes its own (`generation`), so the one
+    the upload's state names is never overwritten."""
+    return f"{video_prefix(user_id, project_id, video_id)}upload.{generation}.partial"
 
 
 def clip_stem(number: int, style_number: int, title: str, style: str) -> str:

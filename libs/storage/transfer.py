@@ -192,17 +192,20 @@ class MultipartUpload:
 
     async def send_all(self, first: bytes, rest: AsyncIterator[bytes]) -> StoredObject:
         """Every part, a few at a time, then complete. The first failure stops the rest."""
+        await self.send_parts(1, _chained(first, rest))
+        return await self.complete()
+
+    async def send_parts(self, number: int, parts: AsyncIterator[bytes]) -> None:
+        """Parts numbered from `number` on, a few in flight; the first failure stops the rest."""
         slots = asyncio.Semaphore(self.uploader.tuning.parts_in_flight)
         try:
             async with asyncio.TaskGroup() as group:
-                number = 1
-                async for part in _chained(first, rest):
+                async for part in parts:
                     await slots.acquire()
                     group.create_task(self._send_part(number, part, slots))
                     number += 1
         except BaseExceptionGroup as failures:
             raise failures.exceptions[0] from None
-        return await self.complete()
 
     async def _send_part(self, number: int, data: bytes, slots: asyncio.Semaphore) -> None:
         try:

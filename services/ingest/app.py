@@ -11,7 +11,7 @@ from libs.media.probe import probe
 from libs.messaging.bus import EventBus
 from libs.messaging.leases import KvLeases, KvVersions
 from libs.messaging.topology import CATALOG_LEASES, CATALOG_VERSIONS, INGEST, Topology
-from libs.runtime.edge import Edge, consume, mount_edge
+from libs.runtime.edge import Edge, consume, every, mount_edge
 from libs.settings import Settings
 from libs.storage.fetch import ObjectFetcher
 from libs.storage.storage_client import StorageClient
@@ -28,7 +28,10 @@ from services.ingest.debug import DebugHandlers
 from services.ingest.docs import add_docs_routes
 from services.ingest.handlers import IngestEvents, IngestHandlers, auth_middleware, to_problem
 from services.ingest.openapi import openapi_document
+from services.ingest.resumable import ResumableUploads, Timing
 from services.ingest.service import IngestService
+from services.ingest.tus import TusHandlers, tus_headers
+from services.ingest.upload_states import KvUploadStates
 
 
 @dataclass(frozen=True)
@@ -38,11 +41,12 @@ class IngestDeps:
     jetstream: JetStreamContext  # the catalog's leases and versions (NATS KV)
 
 
-def edge(events: IngestEvents, topology: Topology) -> Edge:
+def edge(events: IngestEvents, topology: Topology, sweep_seconds: float) -> Edge:
     return Edge(
         INGEST,
         # One at a time: "rendering" must never overtake the "ready" that follows it.
         consume(topology.render_status, handler=events.on_render_status, batch=1),
+        every(sweep_seconds, events.sweep_expired_uploads),
     )  # fmt: skip
 
 
@@ -66,6 +70,7 @@ def build_app(settings: Settings, deps: IngestDeps) -> web.Application:
     )
     app = web.Application(
         middlewares=[
+            tus_headers,
             problem_middleware(to_problem),
             auth_middleware(authenticator(settings)),
             fair_use_middleware(fair_use(settings), UPLOAD_ROUTES),
@@ -76,9 +81,18 @@ def build_app(settings: Settings, deps: IngestDeps) -> web.Application:
     app.cleanup_ctx.append(fetcher.context)
     app.cleanup_ctx.append(uploader.context)
     handlers = IngestHandlers(service, settings.max_upload_bytes)
+    resumable = ResumableUploads(
+        service,
+        KvUploadStates.of(deps.bus, deps.topology),
+        fetcher,
+        Timing(settings.tus_expiry_seconds, settings.tus_lease_seconds),
+        settings.max_upload_bytes,
+    )
     _add_api_routes(app, handlers, DebugHandlers(tracking))
-    events = IngestEvents(service)
-    mount_edge(app, deps.bus, deps.topology, edge(events, deps.topology))
+    _add_tus_routes(app, TusHandlers(resumable))
+    events = IngestEvents(service, resumable)
+    sweep = settings.tus_sweep_seconds
+    mount_edge(app, deps.bus, deps.topology, edge(events, deps.topology, sweep))
     return app
 
 
@@ -108,8 +122,18 @@ def shared(settings: Settings, deps: IngestDeps) -> Shared:
     )
 
 
-# Counted against CLIPTRAIL_MAX_CONCURRENT_UPLOADS (the route below, as aiohttp names it).
-UPLOAD_ROUTES = frozenset({"/api/v1/projects/{project_id}/videos"})
+# Counted against CLIPTRAIL_MAX_CONCURRENT_UPLOADS (the routes below, as aiohttp names them).
+TUS_UPLOAD = "/api/v1/projects/{project_id}/uploads/{upload_id}"
+UPLOAD_ROUTES = frozenset({"/api/v1/projects/{project_id}/videos", TUS_UPLOAD})
+
+
+def _add_tus_routes(app: web.Application, tus: TusHandlers) -> None:
+    routes = app.router
+    routes.add_route("OPTIONS", "/api/v1/projects/{project_id}/uploads", tus.options)
+    routes.add_post("/api/v1/projects/{project_id}/uploads", tus.create)
+    routes.add_route("HEAD", TUS_UPLOAD, tus.head)
+    routes.add_patch(TUS_UPLOAD, tus.patch)
+    routes.add_delete(TUS_UPLOAD, tus.delete)
 
 
 def _add_api_routes(app: web.Application, api: IngestHandlers, debug: DebugHandlers) -> None:

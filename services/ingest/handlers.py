@@ -27,6 +27,7 @@ from libs.messaging.events import RenderStatus, decode
 from libs.web.auth import PRINCIPAL, Authenticator, Principal
 from libs.web.bounds import read_json
 from services.ingest import uploads
+from services.ingest.resumable import ChecksumMismatchError, LockedError, ResumableUploads
 from services.ingest.service import (
     RENDER_MOVES,
     IngestService,
@@ -121,6 +122,12 @@ class IngestEvents:
     """Status changes that render announces; each is safe to receive twice."""
 
     service: IngestService
+    resumable: ResumableUploads
+
+    async def sweep_expired_uploads(self) -> None:
+        swept = await self.resumable.sweep_expired()
+        if swept:
+            log.info("expired_uploads_swept", count=swept)
 
     async def on_render_status(self, delivery: Delivery) -> None:
         status = decode(RenderStatus, delivery.data)
@@ -137,6 +144,8 @@ class IngestEvents:
 
 PROBLEM_STATUS: dict[type[CliptrailError], int] = {
     NotFoundError: 404,
+    LockedError: 423,
+    ChecksumMismatchError: 460,
     StateError: 409,
     TooLargeError: 413,
     NotAVideoError: 415,

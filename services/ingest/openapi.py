@@ -8,59 +8,16 @@ from typing import Any
 from libs.media.highlights import MAX_HIGHLIGHTS
 from libs.web.bounds import MAX_JSON_BYTES
 from services.ingest.openapi_operations import annotate
-from services.ingest.schemas import ID, SCHEMAS, STYLES, ref
+from services.ingest.openapi_parts import EVERYWHERE as _EVERYWHERE
+from services.ingest.openapi_parts import PROBLEM as _PROBLEM
+from services.ingest.openapi_parts import ok as _ok
+from services.ingest.openapi_parts import op as _op
+from services.ingest.openapi_parts import path as _path
+from services.ingest.openapi_parts import problems as _problems
+from services.ingest.openapi_tus import TUS_PATHS
+from services.ingest.schemas import SCHEMAS, STYLES
 from services.ingest.service import MAX_NAME
 from services.ingest.uploads import MAX_HIGHLIGHTS_BYTES
-
-_PROBLEM = {"application/problem+json": {"schema": ref("Problem")}}
-_RETRY_AFTER = {
-    "Retry-After": {
-        "description": "Seconds to wait",
-        "schema": {"type": "string", "pattern": "^[0-9]+$"},
-    }
-}
-_WHY = {
-    400: "Malformed body",
-    401: "No, expired or bad bearer token",
-    403: "Not an admin",
-    404: "No such project or video (another user's included), or a malformed id",
-    409: "The video failed",
-    413: "Too large (body, upload, quota, highlights or a part header)",
-    414: "Request target too long",
-    415: "Unsupported content type or part encoding; or not a video",
-    422: "Well-formed but invalid",
-    429: "Too many requests",
-    431: "Header fields too large",
-    503: "A backing service does not answer",
-}
-_EVERYWHERE = (414, 431)
-_API = (401, 429, 503, *_EVERYWHERE)
-
-
-def _problems(*statuses: int) -> dict[str, Any]:
-    answers: dict[str, Any] = {}
-    for status in sorted(set(statuses)):
-        answers[str(status)] = {"description": _WHY[status], "content": _PROBLEM}
-        if status in (429, 503):
-            answers[str(status)]["headers"] = _RETRY_AFTER
-    return answers
-
-
-def _ok(status: str, schema: str, description: str = "Success") -> dict[str, Any]:
-    return {
-        status: {
-            "description": description,
-            "content": {"application/json": {"schema": ref(schema)}},
-        }
-    }
-
-
-def _op(summary: str, answers: dict[str, Any], *problems: int, **more: Any) -> dict[str, Any]:
-    return {"summary": summary, "responses": answers | _problems(*_API, *problems), **more}
-
-
-def _path(name: str) -> dict[str, Any]:
-    return {"name": name, "in": "path", "required": True, "schema": ID}
 
 
 def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
@@ -336,7 +293,7 @@ def openapi_document() -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
         "info": {"title": "cliptrail", "version": "1.0.0"},
-        "paths": annotate(PATHS | DEBUG_PATHS | SEE_INSIDE_PATHS),
+        "paths": annotate(PATHS | TUS_PATHS | DEBUG_PATHS | SEE_INSIDE_PATHS),
         "components": {
             "schemas": SCHEMAS,
             "securitySchemes": {

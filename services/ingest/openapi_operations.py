@@ -35,6 +35,14 @@ _NOT_FOUND = {
     "status": 404,
     "detail": "No such project.",
 }
+_TUS = "/api/v1/projects/{project_id}/uploads/{upload_id}"
+_OFFSET_MISMATCH = {
+    "type": "about:blank",
+    "title": "Offset mismatch",
+    "status": 409,
+    "detail": "The upload is at offset 5242880, not 0.",
+    "offset": 5242880,
+}
 _RECORD = {"object_key": _KEY, "file_type": "source", "size_bytes": 7340032}
 _CLEANUP = {"tracked_keys": 5, "fallback_keys": 0, "deleted_objects": 5, "deleted_records": 5}
 
@@ -64,6 +72,11 @@ OPERATIONS: dict[tuple[str, str], tuple[str, str, Any]] = {
     ("/api/v1/projects/{project_id}/videos/{video_id}/clips", "get"): (
         "listClips", "200", {"clips": [_CLIP]}
     ),
+    ("/api/v1/projects/{project_id}/uploads", "options"): ("tusOptions", "204", None),
+    ("/api/v1/projects/{project_id}/uploads", "post"): ("tusCreateUpload", "201", None),
+    (_TUS, "head"): ("tusUploadOffset", "200", None),
+    (_TUS, "patch"): ("tusAppendChunk", "409", _OFFSET_MISMATCH),
+    (_TUS, "delete"): ("tusTerminateUpload", "404", _NOT_FOUND | {"detail": "No such upload."}),
     ("/api/v1/debug/r2-file-paths/{project_id}", "get"): (
         "debugFilePaths", "200", {"project_id": "p_8Hq2x", "count": 1, "paths": [_RECORD]}
     ),
@@ -107,8 +120,26 @@ def _annotated(path: str, item: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+HEADER_EXAMPLES = {
+    "Tus-Resumable": "1.0.0",
+    "Upload-Offset": "10485760",
+    "Upload-Length": "20971520",
+}
+
+
+def _header_example(answer: dict[str, Any]) -> dict[str, Any]:
+    headers = {
+        name: dict(spec, example=HEADER_EXAMPLES[name]) if name in HEADER_EXAMPLES else spec
+        for name, spec in answer.get("headers", {}).items()
+    }
+    return answer | {"headers": headers}
+
+
 def _with_example(responses: dict[str, Any], status: str, example: Any) -> dict[str, Any]:
+    """A header example when the answer has no body (tus answers are all headers)."""
     answer = dict(responses[status])
+    if example is None:
+        return responses | {status: _header_example(answer)}
     media = "application/json" if isinstance(example, dict) else "text/plain"
     content = answer.get("content") or {media: {}}
     answer["content"] = {kind: dict(body, example=example) for kind, body in content.items()}

@@ -103,6 +103,17 @@ class UploadBody(Protocol):
 
 
 @dataclass(frozen=True)
+class Arrived:
+    """Whose upload it is, and what its name and first bytes said."""
+
+    user_id: str
+    project_id: str
+    video_id: str
+    filename: str | None
+    extension: str
+
+
+@dataclass(frozen=True)
 class Vetted:
     """What the stored upload turned out to be, once every rule passed."""
 
@@ -184,15 +195,27 @@ class IngestService:
         key = source_key(user_id, project_id, video_id, extension)
         new = NewObject(key=key, content_type=CONTENT_TYPES[extension])
         stored = await self.uploader.put_stream(chunks, new)
+        arrived = Arrived(user_id, project_id, video_id, filename, extension)
+        return await self.keep(arrived, stored, body.highlights, used_bytes)
+
+    async def keep(
+        self,
+        arrived: Arrived,
+        stored: StoredObject,
+        highlights: Callable[[], Awaitable[bytes | None]],
+        used_bytes: int,
+    ) -> Video:
+        """A video whose bytes are all in the bucket (one request or resumable): vetted and
+        listed as stored with its render requested, or taken back out of the bucket."""
         try:
-            vetted = await self._vet(stored, extension, await body.highlights())
+            vetted = await self._vet(stored, arrived.extension, await highlights())
             self._check_room(used_bytes, stored.size)
-            video = video_of(project_id, video_id, filename, stored, vetted)
-            await self.catalog.add_video(user_id, video)
+            video = video_of(arrived, stored, vetted)
+            await self.catalog.add_video(arrived.user_id, video)
         except BaseException:
             await self._take_back(stored)
             raise
-        await self._hand_to_render(user_id, video)
+        await self._hand_to_render(arrived.user_id, video)
         return video
 
     async def _vet(self, stored: StoredObject, extension: str, raw: bytes | None) -> Vetted:
@@ -291,16 +314,14 @@ class IngestService:
             )
 
 
-def video_of(
-    project_id: str, video_id: str, filename: str | None, stored: StoredObject, vetted: Vetted
-) -> Video:
+def video_of(arrived: Arrived, stored: StoredObject, vetted: Vetted) -> Video:
     highlights, now = vetted.highlights, now_iso()
     return Video(
-        video_id=video_id,
-        project_id=project_id,
+        video_id=arrived.video_id,
+        project_id=arrived.project_id,
         status="stored",
         r2_key=stored.key,
-        filename=filename,
+        filename=arrived.filename,
         size_bytes=stored.size,
         content_type=stored.content_type,
         duration=vetted.info.duration,

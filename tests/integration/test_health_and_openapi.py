@@ -79,10 +79,13 @@ async def test_openapi_documents_exactly_the_routes(
         )
         async with serving(app) as base, http.get(f"{base}/api/v1/openapi.json") as response:
             document = await response.json()
+    routes = [route for route in app.router.routes() if route.resource is not None]
+    with_get = {route.resource for route in routes if route.method == "GET"}
+    # aiohttp adds a HEAD to every GET (undocumented); tus's HEAD is a route of its own.
     served = {
         (route.resource.canonical, route.method.lower())
-        for route in app.router.routes()
-        if route.method != "HEAD" and route.resource is not None
+        for route in routes
+        if route.method != "HEAD" or route.resource not in with_get
     }
     documented = {
         (path, method)

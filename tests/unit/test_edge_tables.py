@@ -30,7 +30,7 @@ class AnyHandlers:
 
 
 TABLES: dict[str, Callable[[], Edge]] = {
-    INGEST: lambda: ingest_edge(AnyHandlers(), TOPOLOGY),  # type: ignore[arg-type]
+    INGEST: lambda: ingest_edge(AnyHandlers(), TOPOLOGY, 300),  # type: ignore[arg-type]
     STORAGE: lambda: storage_edge(AnyHandlers(), TOPOLOGY, 600),  # type: ignore[arg-type]
     TRACKING: lambda: tracking_edge(AnyHandlers(), TOPOLOGY, 16),  # type: ignore[arg-type]
     RENDER: lambda: render_edge(AnyHandlers(), TOPOLOGY),  # type: ignore[arg-type]
