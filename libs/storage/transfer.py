@@ -37,8 +37,8 @@ Buffer = bytes | memoryview
 
 @dataclass(frozen=True)
 class Tuning:
-    part_bytes: int = 8 * 1024 * 1024
-    parts_in_flight: int = 3
+    part_bytes: int = 5 * 1024 * 1024
+    parts_in_flight: int = 2
 
 
 @dataclass(frozen=True)
