@@ -86,12 +86,13 @@ class Settings(BaseSettings):
         10.0, ge=1.0, validation_alias=_env("CLIPTRAIL_CATALOG_LEASE_SECONDS")
     )
     # Every part of a multipart upload but the last has this size (R2 requires equal parts).
+    # The smallest R2 takes: an upload holds part bytes x (concurrency + 1) in memory.
     multipart_part_bytes: int = Field(
-        8 * 1024 * 1024, ge=5 * 1024 * 1024, validation_alias=_env("CLIPTRAIL_MULTIPART_PART_BYTES")
+        5 * 1024 * 1024, ge=5 * 1024 * 1024, validation_alias=_env("CLIPTRAIL_MULTIPART_PART_BYTES")
     )
     # Parts in flight per upload: memory is about part bytes x (this + 1).
     multipart_concurrency: int = Field(
-        3, ge=1, validation_alias=_env("CLIPTRAIL_MULTIPART_CONCURRENCY")
+        2, ge=1, validation_alias=_env("CLIPTRAIL_MULTIPART_CONCURRENCY")
     )
     # How long a presigned PUT or UploadPart URL lives: one transfer's worth, not an hour.
     transfer_ttl_seconds: int = Field(

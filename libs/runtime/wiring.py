@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable, Coroutine
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
@@ -20,8 +20,10 @@ from libs.messaging.topology import Topology
 from libs.observability.tracing import configure_tracing
 from libs.runtime.lifeline import watch_parent
 from libs.settings import Settings
-from libs.storage.records import MongoRecordStore, mongo_records
-from libs.storage.s3 import S3ObjectStore, s3_client
+
+if TYPE_CHECKING:  # imported where opened: ingest and render need neither botocore nor pymongo
+    from libs.storage.records import MongoRecordStore
+    from libs.storage.s3 import S3ObjectStore
 
 log = structlog.get_logger(__name__)
 
@@ -90,12 +92,16 @@ async def ensure_streams(settings: Settings) -> None:
 
 @contextlib.asynccontextmanager
 async def open_object_store(settings: Settings) -> AsyncIterator[S3ObjectStore]:
+    from libs.storage.s3 import S3ObjectStore, s3_client
+
     async with s3_client(settings) as client:
         yield S3ObjectStore(client, settings.r2_bucket_name, settings.r2_public_url)
 
 
 @contextlib.asynccontextmanager
 async def open_records(settings: Settings) -> AsyncIterator[MongoRecordStore]:
+    from libs.storage.records import mongo_records
+
     async with mongo_records(settings.mongodb_uri, settings.mongodb_db) as records:
         yield records
 

@@ -14,7 +14,6 @@ import asyncio
 import base64
 import contextlib
 import hashlib
-import io
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,12 +31,14 @@ log = structlog.get_logger(__name__)
 URLS_AHEAD = 16  # part URLs presigned per request to storage
 SEND_TRIES = 3
 HTTP_TIMEOUT = ClientTimeout(total=None, sock_connect=10, sock_read=120)
+SEND_SLICE = 256 * 1024
+Buffer = bytes | memoryview
 
 
 @dataclass(frozen=True)
 class Tuning:
-    part_bytes: int = 8 * 1024 * 1024
-    parts_in_flight: int = 3
+    part_bytes: int = 5 * 1024 * 1024
+    parts_in_flight: int = 2
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,7 @@ class Condition:
     if_none_match: bool = False
 
 
-def md5_of(data: bytes) -> bytes:
+def md5_of(data: Buffer) -> bytes:
     return hashlib.md5(data).digest()
 
 
@@ -62,16 +63,53 @@ async def file_chunks(path: Path, size: int = 1024 * 1024) -> AsyncIterator[byte
         await asyncio.to_thread(handle.close)
 
 
-async def parts_of(chunks: AsyncIterator[bytes], part_bytes: int) -> AsyncIterator[bytes]:
-    """Chunks regrouped into parts of exactly `part_bytes` (the last may be shorter)."""
-    buffer = bytearray()
+Part = bytes | memoryview
+
+
+class PartBuffers:
+    """Part-sized buffers made once per upload and reused: one filling while the others are
+    in flight, so an upload allocates `count` buffers whatever its length."""
+
+    def __init__(self, part_bytes: int, count: int) -> None:
+        self.part_bytes = part_bytes
+        self._unmade = count
+        self._free: asyncio.Queue[bytearray] = asyncio.Queue()
+
+    async def take(self) -> bytearray:
+        if self._free.empty() and self._unmade:
+            self._unmade -= 1
+            return bytearray(self.part_bytes)
+        return await self._free.get()
+
+    def give(self, part: memoryview) -> None:
+        """A part sent (or dropped): its buffer can be filled again."""
+        buffer = part.obj
+        part.release()
+        assert isinstance(buffer, bytearray)
+        self._free.put_nowait(buffer)
+
+
+async def parts_of(chunks: AsyncIterator[bytes], buffers: PartBuffers) -> AsyncIterator[memoryview]:
+    """Chunks copied into parts of exactly `part_bytes` (the last may be shorter); each part
+    is a view of a pooled buffer, to be given back once sent."""
+    buffer, filled = await buffers.take(), 0
     async for chunk in chunks:
-        buffer += chunk
-        while len(buffer) >= part_bytes:
-            yield bytes(memoryview(buffer)[:part_bytes])
-            del buffer[:part_bytes]
-    if buffer:
-        yield bytes(buffer)
+        rest = memoryview(chunk)
+        while rest:
+            taken = min(len(rest), len(buffer) - filled)
+            buffer[filled : filled + taken] = rest[:taken]
+            filled, rest = filled + taken, rest[taken:]
+            if filled == len(buffer):
+                yield memoryview(buffer)
+                buffer, filled = await buffers.take(), 0
+    yield memoryview(buffer)[:filled]
+
+
+async def _body(data: Buffer) -> AsyncIterator[memoryview]:
+    """A part as slices: the socket's write buffer holds one slice, never a copy of the part."""
+    view = memoryview(data)
+    for start in range(0, len(view), SEND_SLICE):
+        yield view[start : start + SEND_SLICE]
 
 
 class Uploader:
@@ -122,19 +160,20 @@ class Uploader:
         self, chunks: AsyncIterator[bytes], new: NewObject, condition: Condition | None = None
     ) -> StoredObject:
         """A body of any length: one PUT if it fits in a part, else a multipart upload."""
-        parts = parts_of(chunks, self.tuning.part_bytes)
-        first = await anext(parts, b"")
-        if len(first) < self.tuning.part_bytes or condition is not None:
-            rest = [part async for part in parts] if condition is not None else []
-            return await self.put_bytes(first + b"".join(rest), new, condition)
-        upload = await MultipartUpload.begin(self, new)
+        tuning = self.tuning
+        buffers = PartBuffers(tuning.part_bytes, tuning.parts_in_flight + 1)
+        parts = parts_of(chunks, buffers)
+        first = await anext(parts)
+        if len(first) < tuning.part_bytes or condition is not None:
+            return await self.put_bytes(await _joined(first, parts, buffers), new, condition)
+        upload = await MultipartUpload.begin(self, new, buffers)
         try:
             return await upload.send_all(first, parts)
         except BaseException:
             await upload.abort()
             raise
 
-    async def send(self, url: str, data: bytes, digest: bytes, headers: Mapping[str, str]) -> str:
+    async def send(self, url: str, data: Buffer, digest: bytes, headers: Mapping[str, str]) -> str:
         """PUT `data` to a presigned URL (tried a few times); return the ETag, checked."""
         for attempt in range(1, SEND_TRIES + 1):
             try:
@@ -150,12 +189,12 @@ class Uploader:
         raise AssertionError("unreachable")
 
     async def _send_once(
-        self, url: str, data: bytes, digest: bytes, headers: Mapping[str, str]
+        self, url: str, data: Buffer, digest: bytes, headers: Mapping[str, str]
     ) -> str:
-        sent = {**headers, "Content-MD5": base64.b64encode(digest).decode()}
+        md5 = base64.b64encode(digest).decode()
+        sent = {**headers, "Content-MD5": md5, "Content-Length": str(len(data))}
         try:
-            # A BytesIO over bytes shares their buffer: no copy, and no ResourceWarning.
-            async with self.http.put(url, data=io.BytesIO(data), headers=sent) as response:
+            async with self.http.put(url, data=_body(data), headers=sent) as response:
                 await response.read()
                 _check(response.status, url)
                 etag = response.headers.get("ETag", "").strip('"')
@@ -184,38 +223,46 @@ class MultipartUpload:
     upload_id: str
     done: list[UploadedPart] = field(default_factory=list)
     size: int = 0
+    buffers: PartBuffers | None = None  # pooled part buffers to give back (a streamed body)
     _urls: dict[int, str] = field(default_factory=dict)
 
     @classmethod
-    async def begin(cls, uploader: Uploader, new: NewObject) -> MultipartUpload:
-        return cls(uploader, new, await uploader.storage.begin_upload(new))
+    async def begin(
+        cls, uploader: Uploader, new: NewObject, buffers: PartBuffers | None = None
+    ) -> MultipartUpload:
+        upload_id = await uploader.storage.begin_upload(new)
+        return cls(uploader, new, upload_id, buffers=buffers)
 
-    async def send_all(self, first: bytes, rest: AsyncIterator[bytes]) -> StoredObject:
+    async def send_all(self, first: memoryview, rest: AsyncIterator[memoryview]) -> StoredObject:
         """Every part, a few at a time, then complete. The first failure stops the rest."""
         await self.send_parts(1, _chained(first, rest))
         return await self.complete()
 
-    async def send_parts(self, number: int, parts: AsyncIterator[bytes]) -> None:
+    async def send_parts(self, number: int, parts: AsyncIterator[Part]) -> None:
         """Parts numbered from `number` on, a few in flight; the first failure stops the rest."""
         slots = asyncio.Semaphore(self.uploader.tuning.parts_in_flight)
         try:
             async with asyncio.TaskGroup() as group:
                 async for part in parts:
+                    if not part:
+                        break  # the body ended on a part boundary
                     await slots.acquire()
                     group.create_task(self._send_part(number, part, slots))
                     number += 1
         except BaseExceptionGroup as failures:
             raise failures.exceptions[0] from None
 
-    async def _send_part(self, number: int, data: bytes, slots: asyncio.Semaphore) -> None:
+    async def _send_part(self, number: int, data: Part, slots: asyncio.Semaphore) -> None:
         try:
             with MULTIPART_IN_FLIGHT.track_inprogress():
                 self.done.append(await self.send_part(number, data))
             self.size += len(data)
         finally:
+            if self.buffers is not None and isinstance(data, memoryview):
+                self.buffers.give(data)
             slots.release()
 
-    async def send_part(self, number: int, data: bytes) -> UploadedPart:
+    async def send_part(self, number: int, data: Part) -> UploadedPart:
         url = await self._url(number)
         digest = await asyncio.to_thread(md5_of, data)
         etag = await self.uploader.send(url, data, digest, {})
@@ -240,7 +287,19 @@ class MultipartUpload:
             await asyncio.shield(storage.abort_upload(self.new.key, self.upload_id))
 
 
-async def _chained(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+async def _joined(
+    first: memoryview, rest: AsyncIterator[memoryview], buffers: PartBuffers
+) -> bytes:
+    """A conditional write or a small body is one PUT: the parts copied out of the pool."""
+    whole = bytearray(first)
+    buffers.give(first)
+    async for part in rest:
+        whole += part
+        buffers.give(part)
+    return bytes(whole)
+
+
+async def _chained(first: memoryview, rest: AsyncIterator[memoryview]) -> AsyncIterator[memoryview]:
     yield first
     async for part in rest:
         yield part
