@@ -109,7 +109,8 @@ class KvLeases(_Bucket):
         deadline = asyncio.get_running_loop().time() + self._wait
         pause = FIRST_WAIT
         while True:
-            with contextlib.suppress(KeyWrongLastSequenceError):
+            # Held elsewhere; or released between nats-py's create and its look at the key.
+            with contextlib.suppress(KeyWrongLastSequenceError, KeyNotFoundError):
                 async with _kv_errors(f"take lease {key}"):
                     return Lease(kv, key, await kv.create(key, uuid.uuid4().bytes))
             if asyncio.get_running_loop().time() + pause > deadline:

@@ -18,6 +18,7 @@ from nats.errors import Error as NatsError
 from nats.errors import NoRespondersError
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import NoStreamResponseError
 from opentelemetry.trace import SpanKind
 
 from libs.errors import CliptrailError, TransientError
@@ -42,7 +43,8 @@ log = structlog.get_logger(__name__)
 CLOSE_TIMEOUT_SECONDS = 5.0
 DRAIN_SECONDS = 10.0
 NO_RESPONDER_SECONDS = 3.0  # a request with nobody to answer it is retried this long
-NO_RESPONDER_FIRST_WAIT = 0.05  # a stopping consumer's messages in hand get this long to settle
+NO_RESPONDER_FIRST_WAIT = 0.05
+NO_STREAM_SECONDS = 10.0  # a publish nobody answers (a stream electing its leader) is retried
 
 
 @dataclass(frozen=True)
@@ -71,11 +73,23 @@ class NatsBus:
         return self._js
 
     async def publish(self, subject: str, payload: bytes, *, msg_id: str) -> None:
-        try:
-            headers = {"Nats-Msg-Id": msg_id, **trace_headers()}
-            await self._js.publish(subject, payload, headers=headers, timeout=5)
-        except (NatsError, TimeoutError) as exc:
-            raise TransientError(f"publish to {subject} failed: {exc!r}") from exc
+        """A durable publish. While a stream elects a leader or a restarted server's JetStream
+        catches up, nobody answers for a while: that is retried briefly (the message id makes a
+        repeat harmless), anything else fails at once."""
+        headers = {"Nats-Msg-Id": msg_id, **trace_headers()}
+        wait = NO_RESPONDER_FIRST_WAIT
+        give_up = asyncio.get_running_loop().time() + NO_STREAM_SECONDS
+        while True:
+            try:
+                await self._js.publish(subject, payload, headers=headers, timeout=5)
+                return
+            except (NoStreamResponseError, NoRespondersError) as exc:
+                if asyncio.get_running_loop().time() + wait > give_up:
+                    raise TransientError(f"no stream answers on {subject}: {exc!r}") from exc
+                await asyncio.sleep(wait)
+                wait = min(2 * wait, 1.0)
+            except (NatsError, TimeoutError) as exc:
+                raise TransientError(f"publish to {subject} failed: {exc!r}") from exc
 
     async def run_consumer(
         self, spec: ConsumerSpec, handler: Handler, on_dead: OnDead | None = None
