@@ -201,4 +201,5 @@ async def _gone(settings: Settings, url: str) -> bool:
 
 
 async def _no_records(collection: Any) -> bool:
-    return await collection.count_documents(MEDIA) == 0
+    count: int = await collection.count_documents(MEDIA)
+    return count == 0
