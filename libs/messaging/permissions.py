@@ -99,8 +99,8 @@ class _Scope:
 
     def key_values(self, identity: str) -> list[str]:
         """Read and write the keys of the KV buckets it uses (get, put, create, update, delete
-        by revision), list them (an ordered consumer: create, flow control, delete), and look the
-        bucket up; never create, change or purge a bucket."""
+        by revision), list them (an ordered consumer: create, info, flow control, delete), and
+        look the bucket up; never create, change or purge a bucket."""
         allowed = []
         for bucket in (b for b in self.topology.key_values() if identity in b.users):
             name, stream = ("*", "*") if self.wildcard else (bucket.name, bucket.stream)
@@ -111,6 +111,7 @@ class _Scope:
                 f"{JS_API}.STREAM.MSG.GET.{stream}",
                 f"{JS_API}.CONSUMER.CREATE.{stream}",
                 f"{JS_API}.CONSUMER.CREATE.{stream}.>",
+                f"{JS_API}.CONSUMER.INFO.{stream}.>",  # the ordered consumer checks on itself
                 f"{JS_API}.CONSUMER.DELETE.{stream}.>",
                 f"$JS.FC.{stream}.>",
             ]

@@ -162,3 +162,16 @@ async def _refused(settings: Settings, **options: str) -> None:
             settings.nats_servers, allow_reconnect=False, connect_timeout=3, **options
         )
     await client.close()  # the refused connection's socket too
+
+
+async def test_a_key_value_buckets_users_may_write_and_list_its_keys(settings: Settings) -> None:
+    """Listing keys runs an ordered consumer (create, info, flow control, delete): the tus
+    expiry sweep lists the uploads' bucket so."""
+    for bucket in topology_of(settings).key_values():
+        for identity in sorted(bucket.users):
+            async with connected(settings, identity) as client:
+                kv = await client.client.jetstream(timeout=3).key_value(bucket.name)
+                await kv.put(f"probe-{identity}", b"1")
+                assert f"probe-{identity}" in await kv.keys(), bucket.name
+                await client.client.flush(timeout=2)
+                assert not client.errors, (bucket.name, client.errors)
