@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from client.api import Api, Problem, Unreachable
-from client.upload import MIB, upload
+from client.upload import MIB, States, state_path, upload
 
 OK, PROBLEM, USAGE, UNREACHABLE, NOT_YET, INTERRUPTED = 0, 1, 2, 3, 4, 130
 ORDER = ("uploading", "stored", "rendering", "ready")
@@ -79,7 +79,8 @@ def send(api: Api, args: argparse.Namespace) -> Any:
     if not args.file.is_file():
         raise Usage(f"no such file: {args.file}")
     highlights = _read(args.highlights) if args.highlights else None
-    sent = upload(api, args.project, args.file, highlights, args.chunk_mib * MIB)
+    chunk = args.chunk_mib * MIB
+    sent = upload(api, States(state_path()), args.project, args.file, highlights, chunk)
     return {"video_id": sent.video_id, "resumed_at": sent.resumed_at}
 
 

@@ -124,9 +124,11 @@ class Sent:
     resumed_at: int
 
 
-def upload(api: Api, project_id: str, path: Path, highlights: str | None, chunk: int) -> Sent:
+def upload(
+    api: Api, states: States, project_id: str, path: Path, highlights: str | None, chunk: int
+) -> Sent:
     """Send `path` in `chunk`-byte PATCHes, resuming an earlier run's upload when there is one."""
-    states, key = States(state_path()), state_key(api.base, project_id, path)
+    key = state_key(api.base, project_id, path)
     endpoint = f"{api.base.rstrip('/')}/api/v1/projects/{project_id}/uploads"
     meta = {"filename": path.name} | ({"highlights": highlights} if highlights else {})
     with path.open("rb") as stream:
