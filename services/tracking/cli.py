@@ -31,9 +31,11 @@ from libs.storage.storage_client import StorageClient
 from services.tracking.deadletters import DeadLetters
 from services.tracking.service import TrackingService
 
+PROG = "python -m services.tracking.cli"
 
-def parser() -> argparse.ArgumentParser:
-    root = argparse.ArgumentParser(prog="python -m services.tracking.cli", description=__doc__)
+
+def parser(prog: str = PROG) -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog=prog, description=__doc__)
     commands = root.add_subparsers(dest="command", required=True)
     cleanup = commands.add_parser("cleanup-project", help="delete a project's objects and records")
     cleanup.add_argument("project_id")
@@ -84,8 +86,9 @@ async def run(settings: Settings, args: argparse.Namespace) -> Any:
         return (await service.admin_cleanup(cleanup)).as_dict()
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+def main(argv: list[str] | None = None, prog: str = PROG) -> int:
+    """Also `cliptrail admin ...` (client/main.py), under that name."""
+    args = parser(prog).parse_args(argv)
     try:
         result = asyncio.run(run(Settings(), args))
     except CliptrailError as exc:

@@ -1,6 +1,6 @@
 """`make bench`: run every benchmark, print one table, write bench/results.json.
 
-`python -m tests.bench [name ...]` runs only the named ones (upload, delete, events, catalog,
+`python -m tests.bench [name ...]` runs only the named ones (upload, tus, delete, events, catalog,
 render, probe, observability) and then only prints. BENCH_SCALE=full runs them at full size
 (the 1 GiB upload, the 60 s render source); the default fits in 10 minutes on 2 cores.
 """
@@ -19,7 +19,7 @@ from typing import Any
 
 from tests.bench.common import Row, Scale, table
 
-BENCHES = ("upload", "delete", "events", "catalog", "render", "probe", "observability")
+BENCHES = ("upload", "tus", "delete", "events", "catalog", "render", "probe", "observability")
 RESULTS = Path("bench/results.json")
 
 

@@ -1,5 +1,5 @@
-"""Every module under libs/, services/, deploy/ and docs/ opens with a docstring saying what
-it is (its first line)."""
+"""Every module under libs/, services/, deploy/, docs/ and client/ opens with a docstring saying
+what it is (its first line)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("libs", "services", "deploy", "docs")
+PACKAGES = ("libs", "services", "deploy", "docs", "client")
 MODULES = sorted(path for package in PACKAGES for path in (ROOT / package).rglob("*.py"))
 
 

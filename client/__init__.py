@@ -1,0 +1,1 @@
+"""`cliptrail`: the command line for people (projects, resumable uploads, status, clips)."""
