@@ -64,9 +64,6 @@ def edge(handlers: RenderHandlers, topology: Topology, max_in_flight: int = 4) -
             on_dead=handlers.on_render_dead,
             batch=1,
             max_ack_pending=max_in_flight,
-            # A render must finish: a transient failure (storage or a stream away) is retried
-            # for as long as it takes; one that cannot succeed still ends `failed`.
-            give_up=False,
         ),
     )
 

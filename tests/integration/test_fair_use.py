@@ -68,11 +68,15 @@ async def test_uploads_at_once_are_limited_per_user(
         url = f"{base}/api/v1/projects/{project_id}/videos?filename=a.mp4"
         release = asyncio.Event()
 
+        sent = asyncio.Event()
+
         async def slow_body() -> AsyncIterator[bytes]:
             yield MP4_HEAD  # a video's first bytes: ingest starts streaming it, and waits
+            sent.set()  # the request and its first bytes are out: it holds the slot
             await release.wait()
 
         first = asyncio.create_task(http.post(url, data=slow_body(), headers=alice))
+        await sent.wait()
         await eventually(lambda: _upload_refused(http, url, alice))  # the first holds the slot
         async with http.post(url, data=b"x", headers=bearer(settings, "bob")) as other_user:
             assert other_user.status != 429
