@@ -1,1 +1,0 @@
-"""Running cliptrail: embedded servers, bootstrap, `make run`, dev tokens, the manifests."""

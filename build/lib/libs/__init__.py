@@ -1,1 +1,0 @@
-"""Shared code of the services: settings, logging, errors, messaging, storage, web, media."""

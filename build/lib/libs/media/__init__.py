@@ -1,1 +1,0 @@
-"""Media: what a video file is (probe, limits), running ffmpeg (runner), and highlights."""

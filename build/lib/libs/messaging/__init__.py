@@ -1,1 +1,0 @@
-"""The message edge: typed events, the topology of subjects, the bus Protocol and its adapters."""

@@ -1,1 +1,0 @@
-"""What an operator sees from outside: Prometheus metrics, OpenTelemetry traces, access logs."""

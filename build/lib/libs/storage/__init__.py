@@ -1,1 +1,0 @@
-"""Objects and their ledger: the key layout, the object and record stores, and their clients."""

@@ -1,1 +1,0 @@
-"""The HTTP edge every service shares: problem+json, request ids, health, bearer tokens."""

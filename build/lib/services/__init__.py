@@ -1,1 +1,0 @@
-"""The four services: ingest (HTTP API), storage (bucket), tracking (ledger), render (ffmpeg)."""

@@ -1,1 +1,0 @@
-"""Render: turns a stored source and its highlights into clips, thumbnails and highlights.json."""
