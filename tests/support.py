@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import nats
-from aiohttp import ClientSession, web
+import psutil
+from aiohttp import ClientError, ClientSession, web
 from nats.aio.client import Client
 
 from libs.media.runner import ffmpeg_exe
@@ -241,3 +242,31 @@ async def plant(store: Any, key: str, body: Path | bytes, content_type: str) -> 
         http.put(presigned.url, data=io.BytesIO(data), headers=presigned.headers) as response,
     ):
         assert response.status == 200, await response.text()
+
+
+async def answers_ok(http: ClientSession, url: str) -> bool:
+    """A GET of `url` answers 200 (False while nothing listens there yet)."""
+    try:
+        async with http.get(url) as response:
+            return response.status == 200
+    except (OSError, ClientError):
+        return False
+
+
+@contextlib.asynccontextmanager
+async def peak_rss(pid: int) -> AsyncIterator[list[int]]:
+    """Sample a process's resident memory every 10 ms; the list's one item is the peak."""
+    process = psutil.Process(pid)
+    peak = [process.memory_info().rss]
+
+    async def sample() -> None:
+        while True:
+            peak[0] = max(peak[0], process.memory_info().rss)
+            await asyncio.sleep(0.01)
+
+    task = asyncio.create_task(sample())
+    try:
+        yield peak
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)

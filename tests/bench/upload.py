@@ -7,10 +7,8 @@ against 1 under the same concurrent load (8 uploads of 64 MB at once, round-robi
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import tempfile
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from statistics import median
 
@@ -31,31 +29,12 @@ from tests.bench.common import (
     s5cmd,
     system,
 )
-from tests.support import make_raw_video
+from tests.support import make_raw_video, peak_rss
 
 INGEST = "services.ingest.main"
 MIB = 1024**2
 SMALL_MB, LOAD_MB, LOAD_UPLOADS = 30, 64, 8
 RUNS = 3
-
-
-@contextlib.asynccontextmanager
-async def peak_rss(pid: int) -> AsyncIterator[list[int]]:
-    """Sample a process's resident memory every 10 ms; the list's one item is the peak."""
-    process = psutil.Process(pid)
-    peak = [process.memory_info().rss]
-
-    async def sample() -> None:
-        while True:
-            peak[0] = max(peak[0], process.memory_info().rss)
-            await asyncio.sleep(0.01)
-
-    task = asyncio.create_task(sample())
-    try:
-        yield peak
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
 
 
 async def project_on(settings: Settings, port: int, user: str) -> tuple[int, str, str]:

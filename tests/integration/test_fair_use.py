@@ -18,7 +18,7 @@ from aiohttp import ClientSession
 
 from deploy.servers import free_port
 from libs.settings import Settings
-from tests.support import bearer, create_project, eventually, ingest, spawn
+from tests.support import answers_ok, bearer, create_project, eventually, ingest, spawn
 
 pytestmark = pytest.mark.integration
 SAMPLES = 40
@@ -119,7 +119,7 @@ async def test_a_flooding_user_barely_slows_another_user_down(
     base = f"http://127.0.0.1:{settings.http_port}"
     server = spawn("services.ingest.main", settings, tmp_path / "ingest.log")
     try:
-        await eventually(lambda: _healthy(http, base), timeout=60)
+        await eventually(lambda: answers_ok(http, f"{base}/healthz"), timeout=60)
         alice, bob = bearer(settings, "alice"), bearer(settings, "bob")
         # Both catalogs made before the flood: 32 first requests at once for a user whose catalog
         # does not exist yet race in its migration (a catalog bug of its own, reported apart).
@@ -156,11 +156,3 @@ async def _while_flooding(
     counts: dict[str, int] = json.loads(await asyncio.wait_for(flooder.stdout.read(), 30))
     await flooder.wait()
     return during, counts, time.monotonic() - started
-
-
-async def _healthy(http: ClientSession, base: str) -> bool:
-    try:
-        async with http.get(f"{base}/healthz") as response:
-            return response.status == 200
-    except OSError:
-        return False

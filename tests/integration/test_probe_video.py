@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import subprocess
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -13,14 +12,7 @@ from libs.media.limits import MediaLimits, VideoLimitError, check_limits
 from libs.media.probe import NotAVideoError, probe, require_storable
 from libs.media.runner import ffmpeg_exe
 
-MP4 = "mov,mp4,m4a,3gp,3g2,mj2"
 LIMITS = MediaLimits(3840, 2160, 4 * 3600.0)
-
-
-def report(**changes: Any) -> dict[str, Any]:
-    """What the worker prints for a 62.5 s 1280x720 H.264 MP4 with audio."""
-    base = {"format": MP4, "duration": 62.5, "codec": "h264", "width": 1280, "height": 720}
-    return base | {"rotation": 0, "fps": 25.0, "has_audio": True} | changes
 
 
 def ffmpeg(*args: str) -> None:

@@ -28,7 +28,7 @@ from aiohttp import ClientSession
 
 from deploy.devsecret import SECRET_FILE
 from deploy.servers import StackError, check_port_free, free_port
-from tests.support import create_project, eventually, upload
+from tests.support import answers_ok, create_project, eventually, upload
 
 pytestmark = pytest.mark.integration
 
@@ -129,7 +129,7 @@ async def stop_hammered(process: subprocess.Popen[bytes]) -> tuple[int, list[psu
 async def up(http: ClientSession, env: dict[str, str], log: Path, offset: int = 0) -> str:
     """The dev token, once the API answers ready."""
     token = await token_from(log, offset)
-    await eventually(lambda: _ready(http, _base(env)), timeout=60)
+    await eventually(lambda: answers_ok(http, f"{_base(env)}/readyz"), timeout=60)
     return token
 
 
@@ -278,7 +278,7 @@ async def _up_on_pipe(http: ClientSession, env: dict[str, str], read_end: int) -
     async def ready() -> bool:
         with contextlib.suppress(BlockingIOError):
             printed.extend(os.read(read_end, 1 << 16))
-        return b"dev token" in printed and await _ready(http, _base(env))
+        return b"dev token" in printed and await answers_ok(http, f"{_base(env)}/readyz")
 
     await eventually(ready, timeout=90, interval=0.2)
 
@@ -286,14 +286,6 @@ async def _up_on_pipe(http: ClientSession, env: dict[str, str], read_end: int) -
 async def _listing(http: ClientSession, base: str, headers: dict[str, str]) -> Any:
     async with http.get(f"{base}/api/v1/projects", headers=headers) as response:
         return await response.json()
-
-
-async def _ready(http: ClientSession, base: str) -> bool:
-    try:
-        async with http.get(f"{base}/readyz") as response:
-            return response.status == 200
-    except OSError:
-        return False
 
 
 async def _status(

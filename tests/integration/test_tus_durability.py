@@ -23,6 +23,7 @@ from libs.settings import Settings
 from services.ingest.resumable import UploadState
 from tests.support import (
     MEDIA,
+    answers_ok,
     bearer,
     connect_nats,
     create_project,
@@ -114,7 +115,7 @@ async def test_ingest_killed_during_a_patch_and_the_upload_resumed(
     async with storage(settings), tracking(settings):
         process = spawn("services.ingest.main", settings, log)
         try:
-            await eventually(lambda: _healthy(http, base), timeout=60)
+            await eventually(lambda: answers_ok(http, f"{base}/healthz"), timeout=60)
             url = await _create(http, base, headers, len(data))
             assert await _patch(http, url, headers, 0, data[:acknowledged], acknowledged) == 204
             release = asyncio.Event()
@@ -128,7 +129,7 @@ async def test_ingest_killed_during_a_patch_and_the_upload_resumed(
             with contextlib.suppress(Exception):
                 await killed
             process = spawn("services.ingest.main", settings, log)
-            await eventually(lambda: _healthy(http, base), timeout=60)
+            await eventually(lambda: answers_ok(http, f"{base}/healthz"), timeout=60)
             status, answer = await _head(http, url, headers)
             assert status == 200 and int(answer["Upload-Offset"]) == acknowledged
             await asyncio.to_thread(_resume, url, headers, video)
@@ -143,13 +144,6 @@ async def test_ingest_killed_during_a_patch_and_the_upload_resumed(
     assert stored["status"] == "stored" and stored["size_bytes"] == len(data)
     left = await leftovers(settings)
     assert not [k for k in left if "partial" in k or "open upload" in k], left
-
-
-async def _healthy(http: ClientSession, base: str) -> bool:
-    with contextlib.suppress(OSError):
-        async with http.get(f"{base}/healthz") as response:
-            return response.status == 200
-    return False
 
 
 async def _leased(settings: Settings, url: str) -> bool:

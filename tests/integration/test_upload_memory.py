@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import psutil
 from aiohttp import ClientSession
 
 from deploy.servers import free_port
 from libs.settings import Settings
 from tests.support import (
+    answers_ok,
     bearer,
     create_project,
     eventually,
     make_raw_video,
+    peak_rss,
     spawn,
     storage,
     tracking,
@@ -29,25 +27,6 @@ PART, IN_FLIGHT = 5 * MIB, 2
 # What ingest may hold of one upload: the parts in flight and the one filling (plus the
 # allocator's slack); buffering the body would need the whole 270 MB difference.
 BOUND = PART * (IN_FLIGHT + 1) + 8 * MIB
-
-
-@contextlib.asynccontextmanager
-async def peak_rss(pid: int) -> AsyncIterator[list[int]]:
-    """Sample a process's resident memory every 10 ms; the list's one item is the peak."""
-    process = psutil.Process(pid)
-    peak = [process.memory_info().rss]
-
-    async def sample() -> None:
-        while True:
-            peak[0] = max(peak[0], process.memory_info().rss)
-            await asyncio.sleep(0.01)
-
-    task = asyncio.create_task(sample())
-    try:
-        yield peak
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
 
 
 async def test_memory_stays_flat_from_30_to_300_mb(
@@ -69,7 +48,7 @@ async def _uploads_measured(
     process: Any, http: ClientSession, base: str, alice: dict[str, str], small: Path, large: Path
 ) -> None:
     try:
-        await eventually(lambda: _answers(http, f"{base}/healthz"), timeout=30)
+        await eventually(lambda: answers_ok(http, f"{base}/healthz"), timeout=30)
         project_id = await create_project(http, base, alice)
         await upload(http, base, alice, project_id, small)  # warm up imports and buffers
         async with peak_rss(process.pid) as after_small:
@@ -81,11 +60,3 @@ async def _uploads_measured(
         process.wait(10)
     growth = after_large[0] - after_small[0]
     assert growth < BOUND, f"RSS grew by {growth / MIB:.1f} MiB for a 270 MB larger upload"
-
-
-async def _answers(http: ClientSession, url: str) -> bool:
-    try:
-        async with http.get(url) as response:
-            return response.status == 200
-    except OSError:
-        return False

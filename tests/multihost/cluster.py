@@ -13,13 +13,13 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from aiohttp import ClientError, ClientSession
+from aiohttp import ClientSession
 
 from deploy.natsauth import ensure_seeds
 from deploy.servers import ProcessSpec, start_server, stop_processes
 from libs.messaging.permissions import ANY_PREFIX, nats_authorization
 from libs.settings import Settings
-from tests.support import eventually, spawn
+from tests.support import answers_ok, eventually, spawn
 
 ADDRESSES = ("127.0.0.11", "127.0.0.12", "127.0.0.13")
 SERVICES = ("storage", "tracking", "render", "ingest")
@@ -141,11 +141,3 @@ class Cluster:
 
     def stop(self) -> None:
         stop_processes([process for host in self.hosts for process in host.processes])
-
-
-async def answers_ok(http: ClientSession, url: str) -> bool:
-    try:
-        async with http.get(url) as response:
-            return response.status == 200
-    except ClientError:
-        return False

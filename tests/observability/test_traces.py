@@ -18,7 +18,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from deploy.servers import free_port, stop_process
 from libs.settings import Settings
-from tests.support import bearer, eventually, serving, spawn
+from tests.support import answers_ok, bearer, eventually, serving, spawn
 
 pytestmark = pytest.mark.integration
 SERVICES = ("storage", "tracking", "render", "ingest")
@@ -86,7 +86,7 @@ async def test_one_uploads_trace_runs_through_all_four_services(
 ) -> None:
     base, logs = running
     headers = bearer(settings, "trace-user")
-    await eventually(lambda: _ready(http, base), timeout=60)
+    await eventually(lambda: answers_ok(http, f"{base}/readyz"), timeout=60)
     async with http.post(f"{base}/api/v1/projects", json={"name": "t"}, headers=headers) as r:
         project = (await r.json())["project_id"]
     trace_id = secrets.token_hex(16)
@@ -132,11 +132,3 @@ def _has_trace(lines: list[dict[str, Any]], trace_id: str) -> bool:
 
 async def _async(value: bool) -> bool:
     return value
-
-
-async def _ready(http: ClientSession, base: str) -> bool:
-    try:
-        async with http.get(f"{base}/readyz") as response:
-            return response.status == 200
-    except OSError:
-        return False

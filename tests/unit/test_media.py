@@ -3,15 +3,12 @@ real files are probed in tests/integration/test_probe_video.py)."""
 
 from __future__ import annotations
 
-import subprocess
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from libs.media.limits import MediaLimits, VideoLimitError, check_limits
 from libs.media.probe import MediaInfo, NotAVideoError, media_info, require_storable
-from libs.media.runner import ffmpeg_exe
 
 MP4 = "mov,mp4,m4a,3gp,3g2,mj2"
 LIMITS = MediaLimits(3840, 2160, 4 * 3600.0)
@@ -21,19 +18,6 @@ def report(**changes: Any) -> dict[str, Any]:
     """What the worker prints for a 62.5 s 1280x720 H.264 MP4 with audio."""
     base = {"format": MP4, "duration": 62.5, "codec": "h264", "width": 1280, "height": 720}
     return base | {"rotation": 0, "fps": 25.0, "has_audio": True} | changes
-
-
-def ffmpeg(*args: str) -> None:
-    subprocess.run([ffmpeg_exe(), "-v", "error", "-y", *args], check=True)
-
-
-def make(path: Path, source: str, *encode: str) -> Path:
-    """A tiny clip of testsrc2 with a tone, encoded fast and small."""
-    ffmpeg(
-        *("-f", "lavfi", "-i", source, "-f", "lavfi", "-i", "sine=duration=0.2"),
-        *("-c:v", "libx264", "-preset", "ultrafast", "-crf", "51", *encode, str(path)),
-    )  # fmt: skip
-    return path
 
 
 def test_an_mp4_gives_container_size_duration_and_content_type() -> None:
